@@ -1,0 +1,5 @@
+"""Reusable Django app: trust Amazon Cognito tokens and talk to the Cognito API.
+
+Add ``cognito_backend`` to ``INSTALLED_APPS`` and configure ``settings.COGNITO``; nothing else of this project is
+needed.
+"""

@@ -1,0 +1,230 @@
+"""Project settings, read from the environment.
+
+Every value has a default that runs locally; ``manage.py localaws up`` writes the ids of the local user pool
+into a git-ignored ``.env`` that is read here (real environment variables always win). A malformed value does
+not raise at import: it is recorded in ``SETTINGS_ERRORS`` and reported by a system check that names it, so an
+operator sees which setting is wrong instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if os.environ.get("DJANGO_READ_DOTENV", "true").lower() not in {"0", "false", "no", "off"}:
+    _dotenv = Path(os.environ.get("DJANGO_DOTENV_FILE", BASE_DIR / ".env"))
+    if _dotenv.is_file():
+        environ.Env.read_env(str(_dotenv))
+
+# (environment variable, message) pairs for values that could not be parsed; see config/checks.py.
+SETTINGS_ERRORS: list[tuple[str, str]] = []
+
+
+def _read(name: str, cast: Any, default: Any) -> Any:
+    """Read one variable; a malformed value is recorded and the default used instead."""
+    try:
+        return env.get_value(name, cast=cast, default=default)
+    except (ValueError, TypeError, environ.ImproperlyConfigured) as exc:
+        SETTINGS_ERRORS.append((name, str(exc) or "malformed value"))
+        return default
+
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _read_bool(name: str, default: bool) -> bool:
+    """Strict boolean: a typo such as ``DJANGO_DEBUG=maybe`` is an error, not a silent False."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    SETTINGS_ERRORS.append((name, f"{raw!r} is not a boolean (use true or false)"))
+    return default
+
+
+DEBUG: bool = _read_bool("DJANGO_DEBUG", True)
+SECRET_KEY: str = _read("DJANGO_SECRET_KEY", str, "")
+SECRET_KEY_MISSING = not SECRET_KEY
+if SECRET_KEY_MISSING:
+    # Only good for local development: config.E002 refuses to run without a real key when DEBUG is off.
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+ALLOWED_HOSTS: list[str] = _read("DJANGO_ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS: list[str] = _read("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "config.apps.ConfigConfig",
+    "cognito_backend",
+    "accounts",
+    "dashboard",
+    "migrations_tools",
+    "localaws",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+try:
+    DATABASES = {"default": env.db_url_config(_read("DATABASE_URL", str, _default_db))}
+    if "." not in DATABASES["default"]["ENGINE"]:
+        raise ValueError(f"unknown database scheme {DATABASES['default']['ENGINE']!r}")
+except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
+    SETTINGS_ERRORS.append(("DATABASE_URL", f"cannot parse the database URL: {exc}"))
+    DATABASES = {"default": env.db_url_config(_default_db)}
+DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", int, 0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL and a busy timeout let the web process and the worker share the file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+try:
+    CACHES = {"default": env.cache_url_config(_read("CACHE_URL", str, "locmemcache://cognito"))}
+except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
+    SETTINGS_ERRORS.append(("CACHE_URL", f"cannot parse the cache URL ({type(exc).__name__})"))
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/"
+
+# --- AWS and Cognito -----------------------------------------------------------------------------------------
+# boto3 itself honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>; they are read here as well so that
+# the one client seam (cognito_backend/clients.py) can be pointed elsewhere from settings (tests do).
+COGNITO_REGION: str = _read("COGNITO_REGION", str, os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+AWS = {
+    "REGION": COGNITO_REGION,
+    "ENDPOINT_URL": _read("AWS_ENDPOINT_URL", str, "") or None,
+    "ENDPOINT_URLS": {
+        "cognito-idp": _read("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", str, "") or None,
+        "cognito-identity": _read("AWS_ENDPOINT_URL_COGNITO_IDENTITY", str, "") or None,
+        "lambda": _read("AWS_ENDPOINT_URL_LAMBDA", str, "") or None,
+    },
+    "CONNECT_TIMEOUT": _read("AWS_CONNECT_TIMEOUT", float, 2.0),
+    "READ_TIMEOUT": _read("AWS_READ_TIMEOUT", float, 10.0),
+    "MAX_ATTEMPTS": _read("AWS_MAX_ATTEMPTS", int, 3),
+}
+
+COGNITO: dict[str, Any] = {
+    "REGION": COGNITO_REGION,
+    "USER_POOL_ID": _read("COGNITO_USER_POOL_ID", str, ""),
+    "APP_CLIENT_ID": _read("COGNITO_APP_CLIENT_ID", str, ""),
+    "APP_CLIENT_SECRET": _read("COGNITO_APP_CLIENT_SECRET", str, ""),
+    "ISSUER": _read("COGNITO_ISSUER", str, ""),
+    "JWKS_URL": _read("COGNITO_JWKS_URL", str, ""),
+    "IDENTITY_POOL_ID": _read("COGNITO_IDENTITY_POOL_ID", str, ""),
+    "DOMAIN": _read("COGNITO_DOMAIN", str, ""),
+}
+
+# Fernet key for refresh tokens held server-side; deliberately not derived from SECRET_KEY.
+TOKEN_ENCRYPTION_KEY: str = _read("TOKEN_ENCRYPTION_KEY", str, "")
+
+# --- Celery --------------------------------------------------------------------------------------------------
+# The default broker needs no server: kombu's filesystem transport, shared by the web process and the worker.
+CELERY_BROKER_URL: str = _read("CELERY_BROKER_URL", str, "filesystem://")
+_celery_dir = BASE_DIR / ".celery"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_RESULT_BACKEND: str | None = _read("CELERY_RESULT_BACKEND", str, "") or None
+CELERY_TASK_ALWAYS_EAGER: bool = _read_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- REST framework ------------------------------------------------------------------------------------------
+REST_FRAMEWORK: dict[str, Any] = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cognito for Django",
+    "DESCRIPTION": "Sign-in, accounts and Lambda dashboard backed by Amazon Cognito.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Logging -------------------------------------------------------------------------------------------------
+# botocore at DEBUG writes request bodies (passwords, tokens); it is pinned to WARNING whatever the root level.
+LOG_LEVEL: str = _read("DJANGO_LOG_LEVEL", str, "INFO")
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
+        "jose": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,64 @@
+"""``manage.py localaws up|down|status``: the local AWS stand-ins, started and filled by the project itself."""
+
+from __future__ import annotations
+
+import os
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from localaws import stack
+
+
+class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # it is what makes the Cognito settings valid
+    help = "Start (up), stop (down) or show (status) the local AWS stand-ins and the demo user pool."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("action", choices=["up", "down", "status"])
+        parser.add_argument("--port", type=int, default=None, help="moto server port (default 5000)")
+        parser.add_argument("--region", default=os.environ.get("COGNITO_REGION", "us-east-1"))
+
+    def handle(self, *args: Any, action: str, port: int | None, region: str, **options: Any) -> None:
+        moto = stack.moto_process(port)
+        if action == "up":
+            self.up(moto, region)
+        elif action == "down":
+            stopped = moto.stop()
+            self.stdout.write("moto server stopped." if stopped else "moto server was not running.")
+        else:
+            self.status(moto)
+
+    def up(self, moto: stack.ManagedProcess, region: str) -> None:
+        try:
+            started = moto.start()
+        except stack.LocalAwsError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"moto server {'started' if started else 'already running'} at {moto.url} (log: {moto.log_file})"
+        )
+        result = stack.provision(moto.url, region)
+        changed = stack.write_dotenv(result.env())
+        for item in result.created:
+            self.stdout.write(f"  created {item}")
+        if not result.created:
+            self.stdout.write("  everything already in place; nothing created")
+        self.stdout.write(f"  user pool      {result.user_pool_id}")
+        self.stdout.write(f"  app client     {result.app_client_id}")
+        self.stdout.write(f"  identity pool  {result.identity_pool_id}")
+        self.stdout.write(f"  functions      {', '.join(sorted(result.functions))}")
+        self.stdout.write(f"  demo user      {stack.DEMO_USERNAME} (password: see README)")
+        self.stdout.write(f".env {'updated' if changed else 'unchanged'}: {stack.DOTENV}")
+
+    def status(self, moto: stack.ManagedProcess) -> None:
+        pid = moto.pid()
+        if pid and moto.answers():
+            self.stdout.write(f"moto server: running (pid {pid}) at {moto.url}")
+        elif stack.port_in_use(moto.port):
+            self.stdout.write(f"moto server: not ours; port {moto.port} is taken by another process")
+        else:
+            self.stdout.write("moto server: stopped")
+        env = stack.read_dotenv()
+        for key in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "COGNITO_IDENTITY_POOL_ID", "AWS_ENDPOINT_URL"):
+            self.stdout.write(f"  {key}={env.get(key, '(not set)')}")

@@ -1,0 +1,440 @@
+"""The local AWS stand-ins: start, stop and fill them.
+
+The moto server serves Cognito user pools, identity pools and Lambda on loopback. ``provision()`` creates the
+demo user pool, app client, groups, identity pool, sample Lambda functions and demo user, finding each by name
+first so that running it twice changes nothing. Processes are detached and tracked by pid files in
+``.localaws/`` so ``down`` and ``status`` work from another shell.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.test import override_settings
+
+from cognito_backend.clients import get_client, reset_clients
+
+STATE_DIR = Path(settings.BASE_DIR) / ".localaws"
+DOTENV = Path(settings.BASE_DIR) / ".env"
+
+POOL_NAME = "cognito-django-demo"
+CLIENT_NAME = "web"
+IDENTITY_POOL_NAME = "cognito_django_demo"
+GROUPS = {
+    "admins": "Site administrators (Django superusers).",
+    "staff": "Staff (Django is_staff).",
+    "users": "Everyone who signs in.",
+}
+DEMO_USERNAME = os.environ.get("LOCALAWS_DEMO_USERNAME", "demo")
+DEMO_PASSWORD = os.environ.get("LOCALAWS_DEMO_PASSWORD", "Demo-pass-1234")
+DEMO_EMAIL = os.environ.get("LOCALAWS_DEMO_EMAIL", "demo@example.com")
+LAMBDA_ROLE = "cognito-django-demo-lambda"
+CALLBACK_URLS = ["http://127.0.0.1:8000/accounts/callback/", "http://localhost:8000/accounts/callback/"]
+LOGOUT_URLS = ["http://127.0.0.1:8000/", "http://localhost:8000/"]
+
+PASSWORD_POLICY = {
+    "MinimumLength": 8,
+    "RequireUppercase": True,
+    "RequireLowercase": True,
+    "RequireNumbers": True,
+    "RequireSymbols": False,
+    "TemporaryPasswordValidityDays": 7,
+}
+
+# The sample functions' code, shipped in the zip (moto stores it; with use_docker off it does not run it).
+SAMPLE_FUNCTIONS: dict[str, dict[str, str]] = {
+    "AuthLambda": {
+        "description": "Returns who the caller is, as the identity pool sees them.",
+        "code": (
+            "def handler(event, context):\n"
+            "    return {'statusCode': 200, 'identity': getattr(context, 'identity', None) and "
+            "context.identity.cognito_identity_id}\n"
+        ),
+    },
+    "ThingLambda": {
+        "description": 'Lists things; takes {"action": "LIST"}.',
+        "code": "def handler(event, context):\n    return {'things': [], 'action': event.get('action')}\n",
+    },
+    "ObservationLambda": {
+        "description": "Searches observations with an Elasticsearch-style query.",
+        "code": "def handler(event, context):\n    return {'hits': {'total': 0, 'hits': []}}\n",
+    },
+}
+
+
+class LocalAwsError(Exception):
+    """Something the operator must fix (port taken, stand-in not starting); the message says what."""
+
+
+@dataclass
+class ManagedProcess:
+    """A detached background process with a pid file and a log file under ``.localaws/``."""
+
+    name: str
+    port: int
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    ready_path: str = "/"
+    cwd: Path | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return STATE_DIR / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return STATE_DIR / f"{self.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def answers(self) -> bool:
+        try:
+            requests.get(f"{self.url}{self.ready_path}", timeout=1)
+        except requests.RequestException:
+            return False
+        return True
+
+    def running(self) -> bool:
+        return self.pid() is not None and self.answers()
+
+    def start(self, timeout: float = 30.0) -> bool:
+        """Start unless already running; returns True when it was started now."""
+        if self.running():
+            return False
+        if port_in_use(self.port):
+            raise LocalAwsError(
+                f"port {self.port} on 127.0.0.1 is taken by another process; stop it or choose another port "
+                f"(LOCALAWS_{self.name.upper().replace('-', '_')}_PORT)."
+            )
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        log = self.log_file.open("ab")
+        process = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env},
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalAwsError(f"{self.name} exited at start; see {self.log_file}")
+            if self.answers():
+                return True
+            time.sleep(0.2)
+        self.stop()
+        raise LocalAwsError(
+            f"{self.name} did not answer on port {self.port} within {timeout:.0f}s; see {self.log_file}"
+        )
+
+    def stop(self) -> bool:
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            return False
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return True
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def moto_process(port: int | None = None) -> ManagedProcess:
+    port = port or int(os.environ.get("LOCALAWS_MOTO_PORT", "5000"))
+    moto_server = str(Path(sys.executable).with_name("moto_server"))
+    return ManagedProcess(
+        name="moto",
+        port=port,
+        argv=[moto_server, "-H", "127.0.0.1", "-p", str(port)],
+        env={"MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP": "true"},
+        ready_path="/moto-api/",
+    )
+
+
+@dataclass
+class Provisioned:
+    region: str
+    endpoint: str
+    user_pool_id: str
+    app_client_id: str
+    identity_pool_id: str
+    functions: dict[str, str]
+    created: list[str]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "COGNITO_REGION": self.region,
+            "COGNITO_USER_POOL_ID": self.user_pool_id,
+            "COGNITO_APP_CLIENT_ID": self.app_client_id,
+            "COGNITO_IDENTITY_POOL_ID": self.identity_pool_id,
+            "COGNITO_JWKS_URL": f"{self.endpoint}/{self.user_pool_id}/.well-known/jwks.json",
+        }
+
+
+def _aws_override(endpoint: str, region: str) -> Any:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return override_settings(
+        AWS={
+            "REGION": region,
+            "ENDPOINT_URL": endpoint,
+            "ENDPOINT_URLS": {},
+            "CONNECT_TIMEOUT": 2.0,
+            "READ_TIMEOUT": 30.0,
+            "MAX_ATTEMPTS": 3,
+        }
+    )
+
+
+def _lambda_zip(code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("handler.py", code)
+    return buffer.getvalue()
+
+
+def ensure_user_pool(idp: Any, created: list[str]) -> str:
+    for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            if pool["Name"] == POOL_NAME:
+                return str(pool["Id"])
+    response = idp.create_user_pool(
+        PoolName=POOL_NAME,
+        Policies={"PasswordPolicy": PASSWORD_POLICY},
+        AliasAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        UsernameConfiguration={"CaseSensitive": False},
+        MfaConfiguration="OPTIONAL",
+        Schema=[
+            {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
+            {
+                "Name": "telnum",
+                "AttributeDataType": "String",
+                "Mutable": True,
+                "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "32"},
+            },
+        ],
+    )
+    created.append(f"user pool {POOL_NAME}")
+    return str(response["UserPool"]["Id"])
+
+
+def ensure_app_client(idp: Any, pool_id: str, created: list[str]) -> str:
+    for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
+        for client in page["UserPoolClients"]:
+            if client["ClientName"] == CLIENT_NAME:
+                return str(client["ClientId"])
+    response = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=CLIENT_NAME,
+        GenerateSecret=False,
+        ExplicitAuthFlows=[
+            "ALLOW_USER_PASSWORD_AUTH",
+            "ALLOW_USER_SRP_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+            "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+        ],
+        SupportedIdentityProviders=["COGNITO"],
+        CallbackURLs=CALLBACK_URLS,
+        LogoutURLs=LOGOUT_URLS,
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        EnableTokenRevocation=True,
+        PreventUserExistenceErrors="ENABLED",
+    )
+    created.append(f"app client {CLIENT_NAME}")
+    return str(response["UserPoolClient"]["ClientId"])
+
+
+def ensure_groups(idp: Any, pool_id: str, created: list[str]) -> None:
+    existing = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id).get("Groups", [])}
+    for name, description in GROUPS.items():
+        if name not in existing:
+            idp.create_group(UserPoolId=pool_id, GroupName=name, Description=description)
+            created.append(f"group {name}")
+
+
+def ensure_identity_pool(identity: Any, region: str, pool_id: str, client_id: str, created: list[str]) -> str:
+    for pool in identity.list_identity_pools(MaxResults=60).get("IdentityPools", []):
+        if pool["IdentityPoolName"] == IDENTITY_POOL_NAME:
+            return str(pool["IdentityPoolId"])
+    response = identity.create_identity_pool(
+        IdentityPoolName=IDENTITY_POOL_NAME,
+        AllowUnauthenticatedIdentities=False,
+        CognitoIdentityProviders=[
+            {
+                "ProviderName": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+                "ClientId": client_id,
+                "ServerSideTokenCheck": False,
+            }
+        ],
+    )
+    created.append(f"identity pool {IDENTITY_POOL_NAME}")
+    return str(response["IdentityPoolId"])
+
+
+def ensure_lambda_role(iam: Any, created: list[str]) -> str:
+    try:
+        return str(iam.get_role(RoleName=LAMBDA_ROLE)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    response = iam.create_role(RoleName=LAMBDA_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    created.append(f"IAM role {LAMBDA_ROLE}")
+    return str(response["Role"]["Arn"])
+
+
+def ensure_functions(lam: Any, role_arn: str, created: list[str]) -> dict[str, str]:
+    arns: dict[str, str] = {}
+    for name, spec in SAMPLE_FUNCTIONS.items():
+        try:
+            arns[name] = str(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
+            continue
+        except lam.exceptions.ResourceNotFoundException:
+            pass
+        response = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="handler.handler",
+            Code={"ZipFile": _lambda_zip(spec["code"])},
+            Description=spec["description"],
+            Timeout=10,
+        )
+        arns[name] = str(response["FunctionArn"])
+        created.append(f"Lambda function {name}")
+    return arns
+
+
+def ensure_demo_user(idp: Any, pool_id: str, created: list[str]) -> None:
+    try:
+        idp.admin_get_user(UserPoolId=pool_id, Username=DEMO_USERNAME)
+        return
+    except idp.exceptions.UserNotFoundException:
+        pass
+    idp.admin_create_user(
+        UserPoolId=pool_id,
+        Username=DEMO_USERNAME,
+        UserAttributes=[
+            {"Name": "email", "Value": DEMO_EMAIL},
+            {"Name": "email_verified", "Value": "true"},
+            {"Name": "given_name", "Value": "Demo"},
+            {"Name": "family_name", "Value": "User"},
+        ],
+        MessageAction="SUPPRESS",
+        TemporaryPassword=f"Tmp-{secrets.token_urlsafe(12)}1a",
+    )
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=DEMO_USERNAME, Password=DEMO_PASSWORD, Permanent=True)
+    idp.admin_add_user_to_group(UserPoolId=pool_id, Username=DEMO_USERNAME, GroupName="users")
+    created.append(f"demo user {DEMO_USERNAME}")
+
+
+def configure_moto(endpoint: str) -> None:
+    # Lambda without Docker: Invoke answers without running the code (see shared LOCAL_AWS.md).
+    requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=5)
+
+
+def provision(endpoint: str, region: str = "us-east-1") -> Provisioned:
+    """Create (or find) everything the demo needs in the stand-in at ``endpoint``."""
+    created: list[str] = []
+    configure_moto(endpoint)
+    with _aws_override(endpoint, region):
+        reset_clients()
+        try:
+            idp = get_client("cognito-idp")
+            pool_id = ensure_user_pool(idp, created)
+            client_id = ensure_app_client(idp, pool_id, created)
+            ensure_groups(idp, pool_id, created)
+            identity_pool_id = ensure_identity_pool(get_client("cognito-identity"), region, pool_id, client_id, created)
+            role_arn = ensure_lambda_role(get_client("iam"), created)
+            functions = ensure_functions(get_client("lambda"), role_arn, created)
+            ensure_demo_user(idp, pool_id, created)
+        finally:
+            reset_clients()
+    return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created)
+
+
+def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def write_dotenv(updates: dict[str, str], path: Path = DOTENV) -> bool:
+    """Merge ``updates`` into the git-ignored ``.env``; returns True when the file changed."""
+    values = read_dotenv(path)
+    merged = {**values, **updates}
+    merged.setdefault("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    if merged == values:
+        return False
+    lines = ["# Written by `manage.py localaws up`: the local stand-ins' ids. Real environment variables win."]
+    lines += [f"{key}={value}" for key, value in merged.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return True

@@ -1,0 +1,64 @@
+"""``manage.py check`` names missing and malformed settings instead of failing with a stack trace."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+VALID = {
+    "COGNITO_REGION": "us-east-1",
+    "COGNITO_USER_POOL_ID": "us-east-1_Abc123",
+    "COGNITO_APP_CLIENT_ID": "client123",
+    "TOKEN_ENCRYPTION_KEY": "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c=",
+}
+
+
+def run_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("COGNITO_", "DJANGO_", "AWS_", "DATABASE_"))}
+    base.update({"DJANGO_READ_DOTENV": "false", "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONPATH": str(ROOT)})
+    base.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_check_on_empty_environment_names_the_missing_settings() -> None:
+    result = run_check({})
+    assert result.returncode != 0
+    for name in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "TOKEN_ENCRYPTION_KEY"):
+        assert name in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_passes_with_complete_settings() -> None:
+    result = run_check(VALID)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG"),
+        ({"DATABASE_URL": "nosuchdb://x"}, "DATABASE_URL"),
+        ({"COGNITO_USER_POOL_ID": "not-a-pool"}, "COGNITO_USER_POOL_ID"),
+        ({"COGNITO_USER_POOL_ID": "eu-west-1_Abc123"}, "COGNITO_REGION"),
+        ({"COGNITO_REGION": "mars"}, "COGNITO_REGION"),
+        ({"COGNITO_JWKS_URL": "not a url"}, "COGNITO_JWKS_URL"),
+        ({"COGNITO_ISSUER": "ftp://issuer"}, "COGNITO_ISSUER"),
+        ({"COGNITO_IDENTITY_POOL_ID": "eu-west-1:abc"}, "COGNITO_IDENTITY_POOL_ID"),
+        ({"TOKEN_ENCRYPTION_KEY": "short"}, "TOKEN_ENCRYPTION_KEY"),
+        ({"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
+        ({"AWS_READ_TIMEOUT": "soon"}, "AWS_READ_TIMEOUT"),
+    ],
+)
+def test_malformed_setting_is_named_by_a_system_check(override: dict[str, str], named: str) -> None:
+    result = run_check({**VALID, **override})
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
