@@ -201,6 +201,29 @@ def moto_process(port: int | None = None) -> ManagedProcess:
     )
 
 
+def cognito_local_process(port: int | None = None) -> ManagedProcess:
+    """cognito-local (npm), for what moto lacks: hosted UI ``/oauth2/*`` with PKCE, real codes, triggers.
+
+    Its data and config live in ``.localaws/cognito-local/.cognito``; usernames are usernames (not emails).
+    """
+    port = port or int(os.environ.get("LOCALAWS_COGNITO_LOCAL_PORT", "9229"))
+    workdir = STATE_DIR / "cognito-local"
+    config_dir = workdir / ".cognito"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    config_file = config_dir / "config.json"
+    if not config_file.exists():
+        config_file.write_text(json.dumps({"UserPoolDefaults": {"UsernameAttributes": []}}, indent=2))
+    binary = Path(settings.BASE_DIR) / "node_modules" / ".bin" / "cognito-local"
+    return ManagedProcess(
+        name="cognito-local",
+        port=port,
+        argv=[str(binary)],
+        env={"PORT": str(port), "HOST": "127.0.0.1", "DEBUG": "0"},
+        ready_path="/health",
+        cwd=workdir,
+    )
+
+
 @dataclass
 class Provisioned:
     region: str

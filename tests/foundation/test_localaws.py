@@ -63,3 +63,17 @@ def test_up_on_a_taken_port_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         port = sock.getsockname()[1]
         with pytest.raises(CommandError, match=f"port {port} .* taken"):
             call_command("localaws", "up", "--port", str(port))
+
+
+def test_cognito_local_starts_answers_and_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
+    process = stack.cognito_local_process(free_port())
+    assert process.start() is True
+    try:
+        assert process.running()
+        assert process.start() is False  # already running: nothing started twice
+    finally:
+        assert process.stop() is True
+    assert not process.answers()

@@ -19,16 +19,40 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["up", "down", "status"])
         parser.add_argument("--port", type=int, default=None, help="moto server port (default 5000)")
         parser.add_argument("--region", default=os.environ.get("COGNITO_REGION", "us-east-1"))
+        parser.add_argument(
+            "--cognito-local",
+            action="store_true",
+            help="also start cognito-local (npm) for the hosted UI, real confirmation codes and triggers",
+        )
 
     def handle(self, *args: Any, action: str, port: int | None, region: str, **options: Any) -> None:
         moto = stack.moto_process(port)
+        cognito_local = stack.cognito_local_process()
         if action == "up":
             self.up(moto, region)
+            if options["cognito_local"]:
+                self.up_cognito_local(cognito_local)
         elif action == "down":
-            stopped = moto.stop()
-            self.stdout.write("moto server stopped." if stopped else "moto server was not running.")
+            for process in (moto, cognito_local):
+                stopped = process.stop()
+                self.stdout.write(f"{process.name} {'stopped' if stopped else 'was not running'}.")
         else:
             self.status(moto)
+            self.status_of(cognito_local)
+
+    def up_cognito_local(self, process: stack.ManagedProcess) -> None:
+        try:
+            started = process.start()
+        except stack.LocalAwsError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"cognito-local {'started' if started else 'already running'} at {process.url}")
+
+    def status_of(self, process: stack.ManagedProcess) -> None:
+        pid = process.pid()
+        if pid and process.answers():
+            self.stdout.write(f"{process.name}: running (pid {pid}) at {process.url}")
+        else:
+            self.stdout.write(f"{process.name}: stopped")
 
     def up(self, moto: stack.ManagedProcess, region: str) -> None:
         try:
