@@ -132,3 +132,147 @@ class NotSupported(IdpError):
     code = "not_supported"
     default_detail = "This operation is not available on the configured identity service."
     status_code = 502
+
+
+# --- Token verification errors, raised by tokens.py and jwks.py -------------------------------------------------
+# The names follow aws-jwt-verify's error classes (JwtParseError, JwtExpiredError, JwtInvalidIssuerError ...);
+# ``code`` is what API clients see. Messages name the claim, the expected and the actual value, never the token.
+
+
+class TokenError(CognitoError):
+    """A token was refused. Everything tokens.py raises is one of these; the HTTP edge answers 401."""
+
+    code = "token_invalid"
+    default_detail = "The token is not valid."
+    status_code = 401
+
+
+class TokenMalformed(TokenError):
+    """Not a JWT at all: wrong shape, bad base64, not JSON, wrong claim types (aws-jwt-verify: JwtParseError)."""
+
+    code = "token_malformed"
+    default_detail = "The token is malformed."
+
+
+class TokenTooLarge(TokenMalformed):
+    code = "token_too_large"
+    default_detail = "The token is too large."
+
+
+class TokenExpired(TokenError):
+    code = "token_expired"
+    default_detail = "The token has expired."
+
+
+class TokenNotYetValid(TokenError):
+    """``nbf`` or ``iat`` lies in the future beyond the leeway (aws-jwt-verify: JwtNotBeforeError)."""
+
+    code = "token_not_yet_valid"
+    default_detail = "The token is not valid yet."
+
+
+class TokenInvalid(TokenError):
+    """Well-formed but untrustworthy: signature, algorithm, key or a claim does not fit."""
+
+    code = "token_invalid"
+
+
+class InvalidSignature(TokenInvalid):
+    code = "invalid_signature"
+    default_detail = "The token's signature is not valid."
+
+
+class InvalidAlgorithm(TokenInvalid):
+    code = "invalid_algorithm"
+    default_detail = "The token's signature algorithm is not accepted."
+
+
+class MissingKid(TokenInvalid):
+    """aws-jwt-verify: JwtWithoutValidKidError."""
+
+    code = "missing_kid"
+    default_detail = "The token names no signing key."
+
+
+class KidNotFound(TokenInvalid):
+    """aws-jwt-verify: KidNotFoundInJwksError (also raised while an unknown kid sits in the penalty box)."""
+
+    code = "unknown_kid"
+    default_detail = "The token's signing key is not known."
+
+
+class InvalidJwk(TokenInvalid):
+    """The key the token names does not fit it (aws-jwt-verify: JwkInvalidUseError, JwkInvalidKtyError)."""
+
+    code = "invalid_jwk"
+    default_detail = "The signing key does not fit the token."
+
+
+class InvalidClaim(TokenInvalid):
+    """aws-jwt-verify: JwtInvalidClaimError."""
+
+    code = "invalid_claim"
+    default_detail = "A claim of the token is not valid."
+
+
+class MissingClaim(InvalidClaim):
+    code = "missing_claim"
+    default_detail = "A required claim is missing from the token."
+
+
+class InvalidIssuer(InvalidClaim):
+    code = "invalid_issuer"
+    default_detail = "The token was issued by an unknown issuer."
+
+
+class InvalidTokenUse(InvalidClaim):
+    code = "invalid_token_use"
+    default_detail = "This kind of token is not accepted here."
+
+
+class InvalidClientId(InvalidClaim):
+    """aws-jwt-verify: CognitoJwtInvalidClientIdError (``client_id`` of an access token)."""
+
+    code = "invalid_client_id"
+    default_detail = "The token was issued to another app client."
+
+
+class InvalidAudience(InvalidClientId):
+    """``aud`` of an id token names no configured app client."""
+
+    code = "invalid_audience"
+    default_detail = "The token was issued for another audience."
+
+
+class TokenRevoked(TokenError):
+    code = "token_revoked"
+    default_detail = "The token has been revoked."
+
+
+class UserInactive(TokenError):
+    code = "user_inactive"
+    default_detail = "The user account is disabled."
+
+
+class InsufficientGroup(TokenError):
+    """Authentic token, but the caller lacks a required group (aws-jwt-verify: CognitoJwtInvalidGroupError)."""
+
+    code = "insufficient_group"
+    default_detail = "The token does not carry a required group."
+    status_code = 403
+
+
+class InsufficientScope(TokenError):
+    """Authentic token, but without a required scope (RFC 6750 ``insufficient_scope``)."""
+
+    code = "insufficient_scope"
+    default_detail = "The token does not carry a required scope."
+    status_code = 403
+
+
+class JwksUnavailable(TokenError, ServiceUnavailable):
+    """The signing keys could not be fetched, so the token can be neither trusted nor refused: retry later."""
+
+    code = "jwks_unavailable"
+    default_detail = "The signing keys of the identity service are unavailable; try again shortly."
+    status_code = 503
