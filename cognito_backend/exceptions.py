@@ -276,3 +276,26 @@ class JwksUnavailable(TokenError, ServiceUnavailable):
     code = "jwks_unavailable"
     default_detail = "The signing keys of the identity service are unavailable; try again shortly."
     status_code = 503
+
+
+class SessionExpired(IdpError):
+    """A sign-in challenge's session is stale, tampered with or already used."""
+
+    code = "session_expired"
+    default_detail = "The sign-in session has expired or is not valid; sign in again."
+    status_code = 401
+
+
+class UserNotLinked(TokenError):
+    """A valid token whose user may not be created here (``CREATE_USERS`` off and no local user to link)."""
+
+    code = "user_not_found"
+    default_detail = "No local account belongs to this token."
+
+
+class RevocationCheckUnavailable(TokenError, ServiceUnavailable):
+    """Online mode, fail closed: Cognito could not confirm the token, so it is neither trusted nor refused."""
+
+    code = "revocation_check_unavailable"
+    default_detail = "The identity service could not confirm the token; try again shortly."
+    status_code = 503

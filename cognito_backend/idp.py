@@ -113,10 +113,10 @@ def call_service(service: str, operation: str, **params: Any) -> dict[str, Any]:
         # botocore refused the input before sending it (too long, wrong type): the caller's fault, not Cognito's.
         logger.info("cognito %s refused locally: invalid parameter", operation)
         raise exc.InvalidParameter() from error
-    except (ReadTimeoutError, ConnectTimeoutError) as error:
+    except ReadTimeoutError as error:
         logger.warning("cognito %s timed out", operation)
         raise exc.GatewayTimeout() from error
-    except (EndpointConnectionError, ConnectionClosedError) as error:
+    except (ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError) as error:
         logger.warning("cognito %s unreachable", operation)
         raise exc.ServiceUnavailable() from error
     except BotoCoreError as error:

@@ -1,0 +1,563 @@
+"""Every Cognito user flow of this site, one function each; views and pages call these, never ``idp`` directly.
+
+The functions take and return plain values (dataclasses below) and raise only ``cognito_backend.exceptions``
+classes, so the REST views, the session-based pages and the lazy-migration wrapper around ``sign_in`` can share
+them. A challenge's Cognito session is wrapped in a signed, timestamped envelope together with the challenge
+name and the user it is for: the client carries it back opaquely and cannot point it at another user.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+
+from cognito_backend import exceptions as exc
+from cognito_backend import idp
+
+from . import conf
+
+logger = logging.getLogger(__name__)
+
+CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SETUP")
+_SESSION_SALT = "accounts.challenge-session"
+_POLICY_CACHE_KEY = "accounts:password-policy:{pool}"
+_SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
+
+
+# --- results ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tokens:
+    id_token: str
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Cognito wants one more answer; ``session`` is the signed envelope to send back."""
+
+    name: str
+    session: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+SignInResult = Tokens | Challenge
+
+
+@dataclass(frozen=True)
+class CodeDelivery:
+    destination: str
+    medium: str
+    attribute: str
+
+
+@dataclass(frozen=True)
+class SignUpResult:
+    user_sub: str
+    confirmed: bool
+    delivery: CodeDelivery | None
+
+
+@dataclass(frozen=True)
+class TotpSetup:
+    secret: str
+    uri: str
+    session: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    username: str
+    attributes: dict[str, str]
+    mfa_enabled: list[str]
+    mfa_preferred: str | None
+
+
+@dataclass(frozen=True)
+class IdentityCredentials:
+    identity_id: str
+    access_key_id: str
+    secret_key: str
+    session_token: str
+    expiration: str
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _delivery(details: Mapping[str, Any] | None) -> CodeDelivery | None:
+    if not details:
+        return None
+    return CodeDelivery(
+        destination=str(details.get("Destination", "")),
+        medium=str(details.get("DeliveryMedium", "")),
+        attribute=str(details.get("AttributeName", "")),
+    )
+
+
+def _tokens(result: Mapping[str, Any], refresh_token: str = "") -> Tokens:
+    return Tokens(
+        id_token=str(result.get("IdToken") or ""),
+        access_token=str(result.get("AccessToken") or ""),
+        refresh_token=str(result.get("RefreshToken") or refresh_token),
+        expires_in=int(result.get("ExpiresIn") or 3600),
+    )
+
+
+def seal_session(challenge: str, cognito_session: str, username: str) -> str:
+    return signing.dumps({"c": challenge, "s": cognito_session, "u": username}, salt=_SESSION_SALT, compress=True)
+
+
+def open_session(sealed: str) -> tuple[str, str, str]:
+    """(challenge, Cognito session, username) of an envelope; ``SessionExpired`` if stale or tampered with."""
+    try:
+        data = signing.loads(sealed, salt=_SESSION_SALT, max_age=conf.challenge_max_age())
+    except (signing.BadSignature, ValueError, TypeError, UnicodeError) as error:
+        raise exc.SessionExpired() from error
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("c", "s", "u")):
+        raise exc.SessionExpired()
+    return data["c"], data["s"], data["u"]
+
+
+def _result(answer: Mapping[str, Any], username: str) -> SignInResult:
+    """Tokens, or the next challenge sealed for ``username`` (as Cognito names the user in the challenge)."""
+    if answer.get("AuthenticationResult"):
+        return _tokens(answer["AuthenticationResult"])
+    name = str(answer.get("ChallengeName") or "")
+    if name not in CHALLENGES:
+        logger.warning("cognito sign-in answered with an unsupported challenge %s", name or "(none)")
+        raise exc.NotSupported(f"The sign-in challenge {name or '(none)'} is not supported.")
+    params = dict(answer.get("ChallengeParameters") or {})
+    who = str(params.get("USER_ID_FOR_SRP") or params.get("USERNAME") or username)
+    public: dict[str, Any] = {}
+    if name == "MFA_SETUP":
+        raw = params.get("MFAS_CAN_SETUP") or []
+        public["mfas_can_setup"] = _as_list(raw)
+    if name == "SMS_MFA" and params.get("CODE_DELIVERY_DESTINATION"):
+        public["destination"] = str(params["CODE_DELIVERY_DESTINATION"])
+    if name == "NEW_PASSWORD_REQUIRED" and params.get("requiredAttributes"):
+        public["required_attributes"] = _as_list(params["requiredAttributes"])
+    return Challenge(name=name, session=seal_session(name, str(answer.get("Session") or ""), who), parameters=public)
+
+
+def _as_list(raw: Any) -> list[str]:
+    if isinstance(raw, list):
+        return [str(item) for item in raw]
+    text = str(raw).strip()
+    if text.startswith("["):
+        import json
+
+        try:
+            return [str(item) for item in json.loads(text)]
+        except ValueError:
+            pass
+    return [part.strip().strip('"') for part in text.strip("[]").split(",") if part.strip()]
+
+
+def password_policy() -> dict[str, Any]:
+    """The pool's password policy, cached for five minutes; empty when it cannot be read."""
+    from cognito_backend.conf import cognito_settings
+
+    key = _POLICY_CACHE_KEY.format(pool=cognito_settings.USER_POOL_ID)
+    policy = cache.get(key)
+    if policy is None:
+        try:
+            policy = idp.describe_password_policy()
+        except exc.CognitoError:
+            return {}
+        cache.set(key, policy, 300)
+    return dict(policy)
+
+
+def password_problems(password: str, policy: Mapping[str, Any]) -> list[str]:
+    """Which rules of ``policy`` the password breaks, in words a user can act on."""
+    problems = []
+    minimum = int(policy.get("MinimumLength") or 8)
+    if len(password) < minimum:
+        problems.append(f"at least {minimum} characters")
+    if policy.get("RequireUppercase") and not re.search(r"[A-Z]", password):
+        problems.append("an uppercase letter")
+    if policy.get("RequireLowercase") and not re.search(r"[a-z]", password):
+        problems.append("a lowercase letter")
+    if policy.get("RequireNumbers") and not re.search(r"\d", password):
+        problems.append("a number")
+    if policy.get("RequireSymbols") and not any(c in _SYMBOLS for c in password):
+        problems.append("a symbol")
+    return problems
+
+
+def _weak_password(error: exc.CognitoError, password: str, field_name: str) -> exc.InvalidPassword:
+    problems = password_problems(password, password_policy())
+    detail = "The password does not meet the password policy"
+    detail += f"; it needs {', '.join(problems)}." if problems else "."
+    weak = exc.InvalidPassword(detail, field=field_name)
+    weak.__cause__ = error
+    return weak
+
+
+# --- sign-up ------------------------------------------------------------------------------------------------
+
+
+def sign_up(
+    username: str,
+    password: str,
+    email: str,
+    *,
+    phone_number: str | None = None,
+    attributes: Mapping[str, str] | None = None,
+) -> SignUpResult:
+    """Create an unconfirmed Cognito user; Cognito sends the confirmation code to the email (or phone)."""
+    attrs = {"email": email, **({"phone_number": phone_number} if phone_number else {}), **dict(attributes or {})}
+    try:
+        answer = idp.sign_up(username, password, attrs)
+    except exc.InvalidPassword as error:
+        raise _weak_password(error, password, "password") from error
+    logger.info("signed up %s", username)
+    return SignUpResult(
+        user_sub=str(answer.get("UserSub", "")),
+        confirmed=bool(answer.get("UserConfirmed")),
+        delivery=_delivery(answer.get("CodeDeliveryDetails")),
+    )
+
+
+def confirm_sign_up(username: str, code: str) -> None:
+    try:
+        idp.confirm_sign_up(username, code)
+    except exc.CodeMismatch as error:
+        raise exc.CodeMismatch(error.detail, field="code") from error
+    except exc.CodeExpired as error:
+        raise exc.CodeExpired(field="code") from error
+    logger.info("confirmed %s", username)
+
+
+def resend_code(username: str) -> CodeDelivery | None:
+    answer = idp.resend_code(username)
+    return _delivery(answer.get("CodeDeliveryDetails"))
+
+
+# --- sign-in ------------------------------------------------------------------------------------------------
+
+
+def sign_in(username: str, password: str) -> SignInResult:
+    """Sign in with the configured flow; an unknown user and a wrong password get the same ``NotAuthorized``.
+
+    A plain function on purpose: the lazy migration wraps it (try Cognito, on ``NotAuthorized`` check the old
+    password store, move the user, call it again).
+    """
+    try:
+        return _sign_in(username, password)
+    except exc.UserNotFound:
+        resolved = _username_for_email(username)
+        if resolved is None:
+            raise exc.NotAuthorized() from None
+    try:
+        return _sign_in(resolved, password)
+    except exc.UserNotFound:
+        raise exc.NotAuthorized() from None
+
+
+def _sign_in(username: str, password: str) -> SignInResult:
+    if conf.auth_flow() == "USER_SRP_AUTH":
+        answer = idp.initiate_srp_auth(username, password)
+    else:
+        answer = idp.initiate_auth(username, password)
+    result = _result(answer, username)
+    logger.info("sign-in of %s: %s", username, "tokens" if isinstance(result, Tokens) else result.name)
+    return result
+
+
+def _username_for_email(identifier: str) -> str | None:
+    """The username of the one user whose verified email is ``identifier``, for pools that do not resolve it."""
+    if "@" not in identifier:
+        return None
+    try:
+        users = idp.list_users_by_email(identifier)
+    except exc.CognitoError:
+        return None
+    verified = [
+        u
+        for u in users
+        if any(a.get("Name") == "email_verified" and a.get("Value") == "true" for a in u.get("Attributes", []))
+    ]
+    if len(verified) != 1:
+        return None
+    return str(verified[0]["Username"])
+
+
+def respond_to_challenge(session: str, *, code: str | None = None, new_password: str | None = None) -> SignInResult:
+    """Answer the challenge sealed in ``session`` with an MFA code or a new password."""
+    challenge, cognito_session, username = open_session(session)
+    if challenge == "NEW_PASSWORD_REQUIRED":
+        if not new_password:
+            raise exc.InvalidParameter("A new password is required.", field="new_password")
+        responses = {"NEW_PASSWORD": new_password}
+    elif challenge in ("SOFTWARE_TOKEN_MFA", "SMS_MFA"):
+        if not code:
+            raise exc.InvalidParameter("The code is required.", field="code")
+        responses = {f"{challenge}_CODE": code}
+    else:
+        raise exc.InvalidParameter("Set up an authenticator first (sign-in/mfa-setup/).", field="session")
+    try:
+        answer = idp.respond_to_challenge(challenge, cognito_session, username, responses)
+    except exc.InvalidPassword as error:
+        raise _weak_password(error, new_password or "", "new_password") from error
+    except exc.CodeMismatch as error:
+        raise exc.CodeMismatch(error.detail, field="code") from error
+    except exc.CodeExpired as error:
+        raise exc.CodeExpired(field="code") from error
+    except (exc.NotAuthorized, exc.UserNotFound) as error:
+        raise exc.SessionExpired() from error
+    except exc.IdpError as error:
+        if error.code == "resource_not_found":
+            raise exc.SessionExpired() from error
+        raise
+    return _result(answer, username)
+
+
+def begin_mfa_setup(session: str) -> TotpSetup:
+    """MFA_SETUP during sign-in: a TOTP secret and ``otpauth://`` URI for the user's authenticator app."""
+    challenge, cognito_session, username = open_session(session)
+    if challenge != "MFA_SETUP":
+        raise exc.InvalidParameter("This session is not waiting for an MFA setup.", field="session")
+    answer = _session_call(lambda: idp.associate_software_token(session=cognito_session))
+    secret = str(answer["SecretCode"])
+    next_session = seal_session("MFA_SETUP", str(answer.get("Session") or cognito_session), username)
+    return TotpSetup(secret=secret, uri=otpauth_uri(secret, username), session=next_session)
+
+
+def complete_mfa_setup(session: str, code: str, device_name: str = "") -> SignInResult:
+    """Verify the first TOTP code of the new authenticator, then finish the sign-in."""
+    challenge, cognito_session, username = open_session(session)
+    if challenge != "MFA_SETUP":
+        raise exc.InvalidParameter("This session is not waiting for an MFA setup.", field="session")
+    verified = _session_call(
+        lambda: idp.verify_software_token(code, session=cognito_session, device_name=device_name), code_field="code"
+    )
+    next_session = str(verified.get("Session") or cognito_session)
+    answer = _session_call(lambda: idp.respond_to_challenge("MFA_SETUP", next_session, username, {}))
+    return _result(answer, username)
+
+
+def _session_call(run: Any, code_field: str | None = None) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = run()
+    except (exc.CodeMismatch, exc.CodeExpired) as error:
+        raise type(error)(error.detail, field=code_field) from error
+    except (exc.NotAuthorized, exc.UserNotFound) as error:
+        raise exc.SessionExpired() from error
+    except exc.IdpError as error:
+        if error.code == "resource_not_found":
+            raise exc.SessionExpired() from error
+        raise
+    return result
+
+
+def otpauth_uri(secret: str, account: str) -> str:
+    issuer = conf.totp_issuer()
+    label = quote(f"{issuer}:{account}", safe=":@")
+    return f"otpauth://totp/{label}?{urlencode({'secret': secret, 'issuer': issuer})}"
+
+
+def refresh(refresh_token: str, username: str = "") -> Tokens:
+    """New id and access tokens; a rotated refresh token replaces the old one when the pool rotates them."""
+    try:
+        answer = idp.refresh(refresh_token, username)
+    except exc.UserNotFound as error:
+        raise exc.NotAuthorized("The refresh token is not valid.") from error
+    except exc.NotAuthorized as error:
+        raise exc.NotAuthorized("The refresh token is not valid, expired or was revoked.") from error
+    return _tokens(answer.get("AuthenticationResult") or {}, refresh_token)
+
+
+# --- passwords ------------------------------------------------------------------------------------------------
+
+
+def forgot_password(username: str) -> CodeDelivery | None:
+    """Send a reset code. An unknown user gets the same answer as a known one (no enumeration)."""
+    try:
+        answer = idp.forgot_password(username)
+    except exc.UserNotFound:
+        logger.info("forgot password for an unknown user")
+        return None
+    return _delivery(answer.get("CodeDeliveryDetails"))
+
+
+def confirm_forgot_password(username: str, code: str, new_password: str) -> None:
+    try:
+        idp.confirm_forgot_password(username, code, new_password)
+    except exc.InvalidPassword as error:
+        raise _weak_password(error, new_password, "new_password") from error
+    except exc.CodeMismatch as error:
+        raise exc.CodeMismatch(error.detail, field="code") from error
+    except exc.CodeExpired as error:
+        raise exc.CodeExpired(field="code") from error
+    except exc.UserNotFound as error:
+        # As if the code were wrong: the answer must not tell whether the user exists.
+        raise exc.CodeMismatch(field="code") from error
+    logger.info("password reset for %s", username)
+
+
+def change_password(access_token: str, old_password: str, new_password: str) -> None:
+    try:
+        idp.change_password(access_token, old_password, new_password)
+    except exc.InvalidPassword as error:
+        raise _weak_password(error, new_password, "new_password") from error
+    except exc.NotAuthorized as error:
+        if "password" in (error.detail or "").lower():
+            raise exc.NotAuthorized("The current password is not correct.", field="old_password") from error
+        raise
+
+
+# --- profile --------------------------------------------------------------------------------------------------
+
+
+def get_profile(access_token: str) -> Profile:
+    answer = idp.get_user(access_token)
+    attributes = {str(a["Name"]): str(a.get("Value", "")) for a in answer.get("UserAttributes", [])}
+    return Profile(
+        username=str(answer.get("Username", "")),
+        attributes=attributes,
+        mfa_enabled=[str(m) for m in answer.get("UserMFASettingList") or []],
+        mfa_preferred=str(answer["PreferredMfaSetting"]) if answer.get("PreferredMfaSetting") else None,
+    )
+
+
+def update_profile(access_token: str, attributes: Mapping[str, str]) -> list[CodeDelivery]:
+    """Change attributes; a changed email or phone number must be verified with the code Cognito sends."""
+    answer = idp.update_attributes(access_token, dict(attributes))
+    return [d for d in (_delivery(x) for x in answer.get("CodeDeliveryDetailsList") or []) if d is not None]
+
+
+def delete_attributes(access_token: str, names: list[str]) -> None:
+    idp.delete_attributes(access_token, names)
+
+
+def send_attribute_code(access_token: str, attribute: str) -> CodeDelivery | None:
+    answer = idp.send_attribute_code(access_token, attribute)
+    return _delivery(answer.get("CodeDeliveryDetails"))
+
+
+def verify_attribute(access_token: str, attribute: str, code: str) -> None:
+    try:
+        idp.verify_attribute(access_token, attribute, code)
+    except (exc.CodeMismatch, exc.CodeExpired) as error:
+        raise type(error)(error.detail, field="code") from error
+
+
+def delete_account(access_token: str, sub: str | None) -> None:
+    """Delete the Cognito user, then deactivate (default) or delete the local user linked to ``sub``.
+
+    Deactivating keeps every row that points at the user (orders, audit, ...), so nothing else of theirs is lost.
+    """
+    idp.delete_user(access_token)
+    logger.info("deleted cognito user %s", sub or "(unknown sub)")
+    if not sub:
+        return
+    user = _local_user(sub)
+    if user is None:
+        return
+    with transaction.atomic():
+        if conf.delete_local_user() == "delete":
+            user.delete()
+        else:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+
+
+def _local_user(sub: str) -> Any:
+    try:
+        from cognito_backend.models import CognitoIdentity
+    except ImportError:  # pragma: no cover - the model ships with cognito_backend
+        return None
+    link = CognitoIdentity.objects.select_related("user").filter(sub=sub).first()
+    if link is not None:
+        return link.user
+    return get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: sub}).first()
+
+
+# --- MFA for a signed-in user ------------------------------------------------------------------------------
+
+
+def associate_totp(access_token: str, account: str) -> TotpSetup:
+    answer = idp.associate_software_token(access_token=access_token)
+    secret = str(answer["SecretCode"])
+    return TotpSetup(secret=secret, uri=otpauth_uri(secret, account))
+
+
+def verify_totp(access_token: str, code: str, device_name: str = "") -> None:
+    """Verify the authenticator's first code, then make TOTP the user's enabled and preferred MFA."""
+    try:
+        idp.verify_software_token(code, access_token=access_token, device_name=device_name)
+    except (exc.CodeMismatch, exc.CodeExpired) as error:
+        raise type(error)(error.detail, field="code") from error
+    idp.set_mfa_preference(access_token, totp={"Enabled": True, "PreferredMfa": True})
+
+
+def set_mfa_preference(
+    access_token: str, *, totp: Mapping[str, bool] | None = None, sms: Mapping[str, bool] | None = None
+) -> None:
+    idp.set_mfa_preference(
+        access_token, totp=dict(totp) if totp is not None else None, sms=dict(sms) if sms is not None else None
+    )
+
+
+# --- sign-out ---------------------------------------------------------------------------------------------------
+
+
+def sign_out(refresh_token: str) -> None:
+    """Revoke the refresh token (and the access tokens issued from it) with Cognito's RevokeToken."""
+    try:
+        idp.revoke_token(refresh_token)
+    except exc.IdpError as error:
+        if error.code in {"unsupported_token_type", "invalid_parameter"}:
+            raise exc.InvalidParameter("This is not a refresh token.", field="refresh_token") from error
+        raise
+
+
+def global_sign_out(access_token: str, claims: Mapping[str, Any] | None = None) -> None:
+    """Sign the user out everywhere; the revocation is recorded so their access tokens stop working here at once."""
+    idp.global_sign_out(access_token)
+    _record_revocation(claims or {})
+
+
+def _record_revocation(claims: Mapping[str, Any]) -> None:
+    sub = claims.get("sub")
+    if not sub:
+        return
+    try:
+        revocation = importlib.import_module("cognito_backend.revocation")
+    except ImportError:
+        logger.warning("no revocation service: access tokens of %s stay valid here until they expire", sub)
+        return
+    revocation.revoke_user(str(sub), claims=dict(claims))
+
+
+# --- identity pool ------------------------------------------------------------------------------------------
+
+
+def identity_credentials(id_token: str) -> IdentityCredentials:
+    """Temporary AWS credentials from the identity pool for the user of ``id_token`` (the dashboard uses them)."""
+    answer = idp.identity_credentials(id_token)
+    creds = answer.get("Credentials") or {}
+    expiration: Any = creds.get("Expiration")
+    return IdentityCredentials(
+        identity_id=str(answer["IdentityId"]),
+        access_key_id=str(creds.get("AccessKeyId", "")),
+        secret_key=str(creds.get("SecretKey", "")),
+        session_token=str(creds.get("SessionToken", "")),
+        expiration=expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration or ""),
+    )
