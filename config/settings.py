@@ -229,3 +229,16 @@ LOGGING: dict[str, Any] = {
         "jose": {"level": "WARNING"},
     },
 }
+
+# --- Moving existing users into the pool (migrations_tools) --------------------------------------------------
+# Read through migrations_tools/conf.py; rates are requests per second per Cognito quota category.
+COGNITO_MIGRATION: dict[str, Any] = {
+    "RATE": _read("COGNITO_MIGRATION_RATE", float, 25.0),
+    "READ_RATE": _read("COGNITO_MIGRATION_READ_RATE", float, 60.0),
+    "UPDATE_RATE": _read("COGNITO_MIGRATION_UPDATE_RATE", float, 20.0),
+    "WORKERS": _read("COGNITO_MIGRATION_WORKERS", int, 8),
+    "PHONE_REGION": _read("COGNITO_MIGRATION_PHONE_REGION", str, "US"),
+    "SUPPRESS_WELCOME": _read_bool("COGNITO_MIGRATION_SUPPRESS_WELCOME", True),
+    "LAZY_MIGRATION": _read_bool("COGNITO_MIGRATION_LAZY", True),
+    "TRIGGER_SECRET": _read("COGNITO_MIGRATION_TRIGGER_SECRET", str, ""),
+}
