@@ -182,12 +182,13 @@ TOKEN_ENCRYPTION_KEY: str = _read("TOKEN_ENCRYPTION_KEY", str, "")
 CELERY_BROKER_URL: str = _read("CELERY_BROKER_URL", str, "filesystem://")
 _celery_dir = BASE_DIR / ".celery"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_celery_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
+        "control_folder": str(_celery_dir / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND: str | None = _read("CELERY_RESULT_BACKEND", str, "") or None
