@@ -467,6 +467,7 @@ def delete_account(access_token: str, sub: str | None) -> None:
     logger.info("deleted cognito user %s", sub or "(unknown sub)")
     if not sub:
         return
+    _revoke_user({"sub": sub}, "account_deleted")
     user = _local_user(sub)
     if user is None:
         return
@@ -518,39 +519,64 @@ def set_mfa_preference(
 # --- sign-out ---------------------------------------------------------------------------------------------------
 
 
-def sign_out(refresh_token: str) -> None:
-    """Revoke the refresh token (and the access tokens issued from it) with Cognito's RevokeToken."""
+def sign_out(refresh_token: str, claims: Mapping[str, Any] | None = None) -> None:
+    """Revoke the refresh token (Cognito RevokeToken). With the caller's token claims, the access and id tokens
+    minted from that refresh token are also refused here at once (revocation service, by ``origin_jti``)."""
     try:
         idp.revoke_token(refresh_token)
     except exc.IdpError as error:
         if error.code in {"unsupported_token_type", "invalid_parameter"}:
             raise exc.InvalidParameter("This is not a refresh token.", field="refresh_token") from error
         raise
+    origin_jti = str((claims or {}).get("origin_jti") or "")
+    revocation = _revocation()
+    if origin_jti and revocation is not None:
+        revocation.revoke_token_family(origin_jti, sub=str((claims or {}).get("sub") or ""), reason="sign_out")
 
 
 def global_sign_out(access_token: str, claims: Mapping[str, Any] | None = None) -> None:
     """Sign the user out everywhere; the revocation is recorded so their access tokens stop working here at once."""
     idp.global_sign_out(access_token)
-    _record_revocation(claims or {})
+    _revoke_user(claims or {}, "global_sign_out")
 
 
-def _record_revocation(claims: Mapping[str, Any]) -> None:
+def _revocation() -> Any:
+    """``cognito_backend.revocation`` (imported late: it is optional for this app's services)."""
+    try:
+        return importlib.import_module("cognito_backend.revocation")
+    except ImportError:
+        return None
+
+
+def _revoke_user(claims: Mapping[str, Any], reason: str) -> None:
     sub = claims.get("sub")
     if not sub:
         return
-    try:
-        revocation = importlib.import_module("cognito_backend.revocation")
-    except ImportError:
-        logger.warning("no revocation service: access tokens of %s stay valid here until they expire", sub)
+    revocation = _revocation()
+    if revocation is None:
+        logger.warning("no revocation service: tokens of %s stay valid here until they expire", sub)
         return
-    revocation.revoke_user(str(sub), claims=dict(claims))
+    revocation.revoke_user_tokens(str(sub), reason=reason)
 
 
 # --- identity pool ------------------------------------------------------------------------------------------
 
 
-def identity_credentials(id_token: str) -> IdentityCredentials:
-    """Temporary AWS credentials from the identity pool for the user of ``id_token`` (the dashboard uses them)."""
+def identity_credentials(id_token: str, sub: str | None = None) -> IdentityCredentials:
+    """Temporary AWS credentials from the identity pool for the user of ``id_token`` (the dashboard uses them).
+
+    The id token is verified here first, and must be the signed-in user's (``sub``): the identity pool would
+    otherwise hand out credentials for whoever's id token the caller holds.
+    """
+    from cognito_backend.exceptions import TokenError
+    from cognito_backend.tokens import verify_token
+
+    try:
+        verified = verify_token(id_token, token_use=["id"])
+    except TokenError as error:
+        raise exc.InvalidParameter(f"The id token is not valid: {error.detail}", field="id_token") from error
+    if sub is not None and verified.sub != sub:
+        raise exc.InvalidParameter("The id token is another user's.", field="id_token")
     answer = idp.identity_credentials(id_token)
     creds = answer.get("Credentials") or {}
     expiration: Any = creds.get("Expiration")

@@ -423,16 +423,24 @@ class MfaPreferenceView(SignedInView):
 
 
 class SignOutView(PublicView):
+    """The refresh token is the credential; a bearer access token, when sent, is refused here at once too."""
+
+    throttle_classes: list[Any] = []
+
+    def get_authenticators(self) -> list[Any]:
+        return authenticators()
+
     @extend_schema(
         tags=[TAG],
         summary="Sign out",
-        description="Revokes the refresh token (Cognito RevokeToken) and the access tokens issued from it.",
+        description="Revokes the refresh token (Cognito RevokeToken) and the access tokens issued from it. "
+        "Send the access token as `Authorization: Bearer` too, and it is refused by this site at once.",
         request=s.SignOutRequest,
         responses=_responses(s.DetailResponse, 400, 401),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.SignOutRequest, request)
-        services.sign_out(data["refresh_token"])
+        services.sign_out(data["refresh_token"], claims_of(request))
         return Response({"detail": "Signed out."})
 
 
@@ -463,4 +471,6 @@ class CredentialsView(SignedInView):
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.CredentialsRequest, request)
-        return Response(asdict(services.identity_credentials(data["id_token"])))
+        sub = claims_of(request).get("sub")
+        credentials = services.identity_credentials(data["id_token"], str(sub) if sub else None)
+        return Response(asdict(credentials))
