@@ -248,6 +248,21 @@ class Migrator:
                 self._duplicates = {str(email): first for email, first in rows.iterator()}
         return self._duplicates
 
+    def email_owner(self, email: str) -> Any:
+        """The lowest user id having ``email`` when more than one user has it, else None."""
+        if self._duplicates is not None:
+            return self._duplicates.get(email.lower())
+        source = str(dict(migration_settings.ATTRIBUTES).get("email", ""))
+        if not _has_field(self.user_model, source):
+            return None
+        with self._db:
+            owners = list(
+                self.user_model._default_manager.filter(**{f"{source}__iexact": email})
+                .order_by("pk")[:2]
+                .values_list("pk", flat=True)
+            )
+        return owners[0] if len(owners) > 1 else None
+
     # --- the run ----------------------------------------------------------------------------------------------
 
     def run(self) -> Counter[str]:
@@ -342,7 +357,7 @@ class Migrator:
             return self._skip(user, username, row.code, row.detail)
         if not mapped.is_active and not self.selection.include_inactive:
             return self._skip(user, mapped.username, "inactive", "inactive users are not migrated")
-        first = self.duplicates().get(mapped.email.lower()) if mapped.email else None
+        first = self.email_owner(mapped.email) if mapped.email else None
         if first is not None and first != user.pk:
             return self._skip(user, mapped.username, "duplicate_email", f"user {first} has the same email address")
         if self.options.dry_run:

@@ -1,0 +1,141 @@
+"""A migration killed with SIGKILL half way and started again: every user once in the pool, none missed.
+
+The command runs as a real separate process (``manage.py cognito_migrate_users``) against the moto server and
+its own database of the same engine as the suite's (a fresh SQLite file, or a fresh database on the suite's
+PostgreSQL server), so the kill leaves exactly what a crashed production run would leave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from cognito_backend import idp_admin
+from tests.conftest import ROOT, UserPool
+from tests.migrations_tools.conftest import pool_usernames
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+USERS = 60
+
+SEED = """
+import django, sys
+django.setup()
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+User = get_user_model()
+hashed = make_password("Old-passw0rd")
+User.objects.bulk_create(
+    [User(username=f"user{i:03d}", email=f"user{i:03d}@example.com", password=hashed) for i in range(int(sys.argv[1]))]
+)
+"""
+
+DUMP_LINKS = """
+import django, json
+django.setup()
+from cognito_backend.models import CognitoIdentity
+print(json.dumps({i.user.username: i.sub for i in CognitoIdentity.objects.select_related("user")}))
+"""
+
+
+@pytest.fixture
+def separate_database(tmp_path: Path) -> Iterator[str]:
+    """A DATABASE_URL for the subprocesses, on the suite's engine, created empty and removed afterwards."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'migration.sqlite3'}"
+        return
+    conf: dict[str, Any] = connection.settings_dict
+    name = f"kill_test_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    yield f"postgres://{conf['USER']}{password}@{conf['HOST']}:{conf['PORT']}/{name}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def subprocess_env(pool: UserPool, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "COGNITO_", "DJANGO_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_READ_DOTENV": "false",
+            "DATABASE_URL": database_url,
+            "AWS_ENDPOINT_URL": pool.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "COGNITO_REGION": "us-east-1",
+            "COGNITO_USER_POOL_ID": pool.pool_id,
+            "COGNITO_APP_CLIENT_ID": pool.client_id,
+            "COGNITO_JWKS_URL": pool.jwks_url,
+            "TOKEN_ENCRYPTION_KEY": "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c=",
+            "COGNITO_MIGRATION_WORKERS": "4",
+        }
+    )
+    return env
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_run_killed_half_way_and_started_again_migrates_everyone_exactly_once(
+    migration_pool: UserPool, separate_database: str, tmp_path: Path
+) -> None:
+    env = subprocess_env(migration_pool, separate_database)
+    run(env, "manage.py", "migrate", "--no-input", "-v", "0")
+    run(env, "-c", SEED, str(USERS))
+    report = tmp_path / "first.csv"
+
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "cognito_migrate_users", "--rate", "15", "--report", str(report)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while len(pool_usernames(migration_pool)) < USERS // 4:
+            assert process.poll() is None, "the run finished before it could be killed"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    created_before_kill = len(pool_usernames(migration_pool))
+    assert USERS // 4 <= created_before_kill < USERS
+    status = json.loads(run(env, "manage.py", "cognito_migration_status", "--json"))
+    assert status["runs"][0]["status"] == "interrupted (process gone)"
+    assert status["users"]["done"] < USERS
+
+    output = run(env, "manage.py", "cognito_migrate_users", "--rate", "40", "--report", str(tmp_path / "second.csv"))
+
+    assert "Finished" in output
+    in_pool = pool_usernames(migration_pool)
+    assert len(in_pool) == len(set(in_pool)) == USERS
+    assert sorted(in_pool) == [f"user{i:03d}" for i in range(USERS)]
+    status = json.loads(run(env, "manage.py", "cognito_migration_status", "--json"))
+    assert status["users"]["done"] == USERS
+    assert status["users"]["linked"] == USERS
+    assert status["users"]["failed"] == status["users"]["pending"] == 0
+    links = json.loads(run(env, "-c", DUMP_LINKS))
+    subs = {
+        u["Username"]: idp_admin.attributes_to_dict(u["Attributes"])["sub"]
+        for u in idp_admin.list_users(pool_id=migration_pool.pool_id)
+    }
+    assert links == subs
