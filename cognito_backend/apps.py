@@ -7,4 +7,6 @@ class CognitoBackendConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401
+        from . import checks, signals  # noqa: F401
+
+        signals.connect()

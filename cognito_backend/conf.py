@@ -23,6 +23,59 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_URL": "",
     "IDENTITY_POOL_ID": "",
     "DOMAIN": "",
+    # --- token verification (tokens.py, jwks.py) ---
+    # More app clients of the main pool whose tokens are accepted.
+    "APP_CLIENT_IDS": [],
+    # More user pools: dicts with USER_POOL_ID, APP_CLIENT_IDS and optionally REGION, ISSUER, JWKS_URL.
+    "POOLS": [],
+    # Which tokens authenticate a request: "id", "access" or both.
+    "TOKEN_USE": ["access", "id"],
+    # Algorithms accepted, never taken from the token. Cognito signs with RS256 only.
+    "ALGORITHMS": ["RS256"],
+    # Clock skew allowed on exp, nbf and iat, in seconds.
+    "LEEWAY": 5,
+    # Tokens longer than this many characters are refused before any parsing.
+    "MAX_TOKEN_SIZE": 8192,
+    # When set, a token must carry at least one of these groups / scopes (aws-jwt-verify semantics).
+    "REQUIRED_GROUPS": [],
+    "REQUIRED_SCOPES": [],
+    # JWKS: how long the keys stay in the Django cache, how long an unknown kid waits before the next
+    # refetch (the penalty box), and the HTTP timeouts (connect, read) of a fetch.
+    "JWKS_CACHE_SECONDS": 6 * 3600,
+    "JWKS_PENALTY_SECONDS": 10.0,
+    "JWKS_CONNECT_TIMEOUT": 2.0,
+    "JWKS_READ_TIMEOUT": 3.0,
+    # Verified tokens kept in process memory (bounded), until they expire or are revoked.
+    "TOKEN_CACHE_SIZE": 4096,
+    # --- users (backends.py) ---
+    # How a first sign-in finds an existing local user: "email" (verified emails only), "username", or "".
+    "LINK_BY": "email",
+    "CREATE_USERS": True,
+    # Django groups that mirror Cognito groups; membership of other groups is never touched. "*" means all.
+    "MANAGED_GROUPS": [],
+    # Cognito groups that make a user staff / superuser (and revoke it when the user leaves them).
+    "STAFF_GROUPS": [],
+    "SUPERUSER_GROUPS": [],
+    # How long the user behind a sub is cached in memory (seconds); user saves invalidate it at once.
+    "USER_CACHE_SECONDS": 300,
+    # Minimum seconds between two updates of CognitoIdentity.last_seen for one user.
+    "LAST_SEEN_INTERVAL": 300,
+    # --- revocation (revocation.py) ---
+    # Confirm access tokens with Cognito's GetUser (catches sign-outs done directly against Cognito).
+    "ONLINE_CHECK": False,
+    "ONLINE_CHECK_INTERVAL": 60,
+    # When Cognito cannot be reached during an online check: accept the token (True) or refuse it (False).
+    "ONLINE_CHECK_FAIL_OPEN": True,
+    # Read timeout (seconds) of the online check; it is never retried.
+    "ONLINE_CHECK_TIMEOUT": 3.0,
+    # Whether the Django cache is shared by every process (None: guess from the backend; locmem and dummy
+    # are not). Revocations reach other processes through a shared cache at once; without one, every
+    # request asks the database.
+    "SHARED_CACHE": None,
+    # How long revocation lookups stay in the shared cache; writers overwrite them at once.
+    "REVOCATION_CACHE_SECONDS": 24 * 3600,
+    # How long a revoked refresh token family is remembered (Cognito's refresh tokens live 30 days by default).
+    "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
 }
 
 

@@ -1,3 +1,9 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .views import MeView
+
+app_name = "cognito_backend"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("me/", MeView.as_view(), name="me"),
+]
