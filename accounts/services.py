@@ -165,7 +165,7 @@ def _as_list(raw: Any) -> list[str]:
             return [str(item) for item in json.loads(text)]
         except ValueError:
             pass
-    return [part.strip().strip('"') for part in text.strip("[]").split(",") if part.strip()]
+    return [part.strip().strip("'\"") for part in text.strip("[]").split(",") if part.strip()]
 
 
 def password_policy() -> dict[str, Any]:
