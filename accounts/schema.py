@@ -1,4 +1,4 @@
-"""OpenAPI extensions: how the schema describes this app's authentication."""
+"""OpenAPI extensions: how the schema describes the bearer authentication of the API."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class BearerAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
-    target_class = "accounts.authentication.BearerAccessToken"
-    name = "cognitoAccessToken"
+class CognitoBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = "cognito_backend.authentication.CognitoAuthentication"
+    name = "cognitoBearer"
+    match_subclasses = True
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
         return {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "A Cognito access token (`access_token` from sign-in).",
+            "description": "A Cognito access token (`tokens.access_token` from sign-in).",
         }

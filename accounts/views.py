@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from . import schema as _schema  # noqa: F401 - registers the OpenAPI auth extension
 from . import serializers as s
 from . import services
-from .authentication import access_token_of, authenticators, claims_of
+from .authentication import ACCESS_ONLY, access_token_of, authenticators, claims_of
 from .throttles import IPThrottle, UsernameThrottle
 
 TAG = "auth"
@@ -86,6 +86,7 @@ class SignedInView(PublicView):
 
     permission_classes = [IsAuthenticated]
     throttle_classes: list[Any] = []
+    cognito_token_use = ACCESS_ONLY
 
     def get_authenticators(self) -> list[Any]:
         return authenticators()
@@ -426,6 +427,7 @@ class SignOutView(PublicView):
     """The refresh token is the credential; a bearer access token, when sent, is refused here at once too."""
 
     throttle_classes: list[Any] = []
+    cognito_token_use = ACCESS_ONLY
 
     def get_authenticators(self) -> list[Any]:
         return authenticators()

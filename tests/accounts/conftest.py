@@ -233,3 +233,8 @@ def faults() -> Iterator[Faults]:
     yield injected
     for client, event, handler in injected.handlers:
         client.meta.events.unregister(event, handler)
+
+
+@pytest.fixture(autouse=True)
+def _database(db: None) -> None:
+    """Signed-in requests create and link local users; every accounts test may touch the database."""
