@@ -139,7 +139,26 @@ class JwksServer:
 
 
 @pytest.fixture
-def jwks_server() -> Iterator[JwksServer]:
+def jwks_server_factory() -> Iterator[Any]:
+    """Start any number of JWKS servers; all are stopped after the test."""
+    stops: list[Any] = []
+
+    def start() -> JwksServer:
+        state, stop = _start_jwks_server()
+        stops.append(stop)
+        return state
+
+    yield start
+    for stop in stops:
+        stop()
+
+
+@pytest.fixture
+def jwks_server(jwks_server_factory: Any) -> JwksServer:
+    return jwks_server_factory()  # type: ignore[no-any-return]
+
+
+def _start_jwks_server() -> tuple[JwksServer, Any]:
     state = JwksServer()
 
     class Handler(BaseHTTPRequestHandler):
@@ -166,9 +185,12 @@ def jwks_server() -> Iterator[JwksServer]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    yield state
-    server.shutdown()
-    server.server_close()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return state, stop
 
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Forged1"
