@@ -200,6 +200,18 @@ def password_problems(password: str, policy: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def check_password(password: str, field_name: str = "password") -> None:
+    """Refuse a password the pool's policy would refuse, naming the rules, before asking Cognito.
+
+    Cognito checks again (the policy may be unreadable here); its refusal is explained the same way.
+    """
+    problems = password_problems(password, password_policy()) if password_policy() else []
+    if problems:
+        raise exc.InvalidPassword(
+            f"The password does not meet the password policy; it needs {', '.join(problems)}.", field=field_name
+        )
+
+
 def _weak_password(error: exc.CognitoError, password: str, field_name: str) -> exc.InvalidPassword:
     problems = password_problems(password, password_policy())
     detail = "The password does not meet the password policy"
@@ -222,6 +234,7 @@ def sign_up(
 ) -> SignUpResult:
     """Create an unconfirmed Cognito user; Cognito sends the confirmation code to the email (or phone)."""
     attrs = {"email": email, **({"phone_number": phone_number} if phone_number else {}), **dict(attributes or {})}
+    check_password(password)
     try:
         answer = idp.sign_up(username, password, attrs)
     except exc.InvalidPassword as error:
@@ -258,6 +271,28 @@ def sign_in(username: str, password: str) -> SignInResult:
     A plain function on purpose: the lazy migration wraps it (try Cognito, on ``NotAuthorized`` check the old
     password store, move the user, call it again).
     """
+    try:
+        return _sign_in_resolving(username, password)
+    except exc.NotAuthorized:
+        # Lazy password migration (migrations_tools.lazy): None unless the local hash matches; then Cognito's answer.
+        migrated = _lazy_migration(username, password)
+        if migrated is None:
+            raise
+        return _result(migrated, username)
+
+
+def _lazy_migration(username: str, password: str) -> dict[str, Any] | None:
+    from django.apps import apps
+
+    if not apps.is_installed("migrations_tools"):
+        return None
+    answer: dict[str, Any] | None = importlib.import_module("migrations_tools.lazy").try_lazy_migration(
+        username, password
+    )
+    return answer
+
+
+def _sign_in_resolving(username: str, password: str) -> SignInResult:
     try:
         return _sign_in(username, password)
     except exc.UserNotFound:
@@ -304,6 +339,7 @@ def respond_to_challenge(session: str, *, code: str | None = None, new_password:
     if challenge == "NEW_PASSWORD_REQUIRED":
         if not new_password:
             raise exc.InvalidParameter("A new password is required.", field="new_password")
+        check_password(new_password, "new_password")
         responses = {"NEW_PASSWORD": new_password}
     elif challenge in ("SOFTWARE_TOKEN_MFA", "SMS_MFA"):
         if not code:
@@ -386,17 +422,18 @@ def refresh(refresh_token: str, username: str = "") -> Tokens:
 # --- passwords ------------------------------------------------------------------------------------------------
 
 
-def forgot_password(username: str) -> CodeDelivery | None:
-    """Send a reset code. An unknown user gets the same answer as a known one (no enumeration)."""
+def forgot_password(username: str) -> None:
+    """Send a reset code. The caller learns nothing about whether the user exists: an unknown user is not an
+    error, and where the code went is not returned (Cognito's masked destination would tell a real user apart
+    from the simulated answer for an unknown one)."""
     try:
-        answer = idp.forgot_password(username)
+        idp.forgot_password(username)
     except exc.UserNotFound:
         logger.info("forgot password for an unknown user")
-        return None
-    return _delivery(answer.get("CodeDeliveryDetails"))
 
 
 def confirm_forgot_password(username: str, code: str, new_password: str) -> None:
+    check_password(new_password, "new_password")
     try:
         idp.confirm_forgot_password(username, code, new_password)
     except exc.InvalidPassword as error:
@@ -412,6 +449,7 @@ def confirm_forgot_password(username: str, code: str, new_password: str) -> None
 
 
 def change_password(access_token: str, old_password: str, new_password: str) -> None:
+    check_password(new_password, "new_password")
     try:
         idp.change_password(access_token, old_password, new_password)
     except exc.InvalidPassword as error:

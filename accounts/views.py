@@ -26,6 +26,7 @@ from .authentication import ACCESS_ONLY, access_token_of, authenticators, claims
 from .throttles import IPThrottle, UsernameThrottle
 
 TAG = "auth"
+FORGOT_ANSWER = "If the account exists, a reset code was sent to its verified email or phone."
 
 # --- documented error answers --------------------------------------------------------------------------------
 
@@ -258,15 +259,15 @@ class ForgotPasswordView(PublicView):
     @extend_schema(
         tags=[TAG],
         summary="Forgot password: send a reset code",
-        description="Always 202 for a well-formed username, whether or not the account exists.",
+        description="Always the same 202 for a well-formed username, whether or not the account exists (so "
+        "usernames cannot be enumerated); the code goes to the account's verified email or phone.",
         request=s.UsernameRequest,
-        responses=_responses({202: s.CodeSentResponse}, 400, 403),
+        responses=_responses({202: s.DetailResponse}, 400, 403),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.UsernameRequest, request)
-        delivery = services.forgot_password(data["username"])
-        body = {"detail": "If the account exists, a reset code was sent.", "delivery": _delivery(delivery)}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        services.forgot_password(data["username"])
+        return Response({"detail": FORGOT_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
 class ConfirmForgotPasswordView(PublicView):

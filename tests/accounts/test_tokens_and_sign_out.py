@@ -35,7 +35,7 @@ def test_refresh_with_a_client_secret_uses_the_username_for_the_hash(
     assert response.json()["access_token"]
 
 
-@pytest.mark.parametrize("token", ["not-a-token", "a.b.c", "x" * 5000, "\u2603"])
+@pytest.mark.parametrize("token", ["no-token", "a.b.c", "x" * 5000, "\u2603"], ids=["word", "dots", "long", "snow"])
 def test_a_bad_refresh_token_is_a_401(api: APIClient, cognito_user: CognitoUser, token: str) -> None:
     response = api.post(REFRESH, {"refresh_token": token}, format="json")
     assert response.status_code == 401
