@@ -151,6 +151,7 @@ def local_pool(cognito_local: CognitoLocal, settings: Any, aws: str) -> LocalPoo
         PoolName=f"accounts-{uuid.uuid4().hex[:8]}",
         Policies={"PasswordPolicy": PASSWORD_POLICY},
         AutoVerifiedAttributes=["email"],
+        Schema=[{"Name": "telnum", "AttributeDataType": "String", "Mutable": True}],
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web")["UserPoolClient"]["ClientId"]
     settings.COGNITO = {
