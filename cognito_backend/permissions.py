@@ -1,9 +1,9 @@
 """DRF permissions on what the Cognito token says: ``HasCognitoGroup("admins")``, ``HasScope("orders/read")``.
 
-Instances are used directly in ``permission_classes`` (DRF accepts any object with ``has_permission``; calling
-the instance returns itself, which is what DRF does with a class). Several names mean "any of them", as in
-aws-jwt-verify. A request not authenticated by Cognito is refused with 401 by the authentication step; one
-whose token lacks the group or scope gets 403 with code ``insufficient_group`` / ``insufficient_scope``.
+Each call returns a permission class, so it goes straight into ``permission_classes`` (and composes with
+``&``/``|`` like any DRF permission). Several names mean "any of them", as in aws-jwt-verify. A request without
+a Cognito token is refused with 401 by the authentication step; one whose token lacks the group or scope gets
+403 with code ``insufficient_group`` / ``insufficient_scope``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,11 @@ from rest_framework.request import Request
 from .tokens import VerifiedToken
 
 
-class _TokenPermission(BasePermission):
+class TokenClaimPermission(BasePermission):
+    """Base: the token must carry one of ``names`` in the claim ``values()`` reads."""
+
+    names: frozenset[str] = frozenset()
     code = "permission_denied"
-
-    def __init__(self, *names: str) -> None:
-        if not names:
-            raise ValueError(f"{type(self).__name__} needs at least one name")
-        self.names = frozenset(names)
-
-    def __call__(self) -> _TokenPermission:
-        return self
 
     def values(self, token: VerifiedToken) -> frozenset[str]:
         raise NotImplementedError
@@ -39,25 +34,34 @@ class _TokenPermission(BasePermission):
             raise exceptions.PermissionDenied("A Cognito token is required.", code=self.code)
         if self.values(token) & self.names:
             return True
-        raise exceptions.PermissionDenied(
-            f"Requires one of: {', '.join(sorted(self.names))}.",
-            code=self.code,
-        )
+        raise exceptions.PermissionDenied(f"Requires one of: {', '.join(sorted(self.names))}.", code=self.code)
 
 
-class HasCognitoGroup(_TokenPermission):
-    """The token's ``cognito:groups`` holds at least one of the names."""
-
+class CognitoGroupPermission(TokenClaimPermission):
     code = "insufficient_group"
 
     def values(self, token: VerifiedToken) -> frozenset[str]:
         return frozenset(token.groups)
 
 
-class HasScope(_TokenPermission):
-    """The access token's ``scope`` holds at least one of the names."""
-
+class ScopePermission(TokenClaimPermission):
     code = "insufficient_scope"
 
     def values(self, token: VerifiedToken) -> frozenset[str]:
         return token.scopes
+
+
+def _named(base: type[TokenClaimPermission], label: str, names: tuple[str, ...]) -> type[BasePermission]:
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"{label} needs at least one name")
+    return type(f"{label}({', '.join(names)})", (base,), {"names": frozenset(names)})
+
+
+def HasCognitoGroup(*groups: str) -> type[BasePermission]:
+    """The token's ``cognito:groups`` holds at least one of ``groups``."""
+    return _named(CognitoGroupPermission, "HasCognitoGroup", groups)
+
+
+def HasScope(*scopes: str) -> type[BasePermission]:
+    """The access token's ``scope`` holds at least one of ``scopes``."""
+    return _named(ScopePermission, "HasScope", scopes)

@@ -257,17 +257,18 @@ def confirm_online(token: VerifiedToken) -> None:
             raise TokenRevoked()
         return
     try:
-        shared = cache.get(key)
+        shared = cache.get(key) if interval > 0 else None
     except Exception:  # noqa: BLE001 - ask Cognito instead
         shared = None
     if shared is None:
         good = _ask_cognito(token)
         if good is None:  # unreachable, already logged and judged as fail-open
             return
-        try:
-            cache.set(key, 1 if good else 0, timeout=max(1, int(interval)))
-        except Exception:  # noqa: BLE001
-            logger.warning("online check: the Django cache could not be written", exc_info=True)
+        if interval > 0:
+            try:
+                cache.set(key, 1 if good else 0, timeout=math.ceil(interval))
+            except Exception:  # noqa: BLE001
+                logger.warning("online check: the Django cache could not be written", exc_info=True)
     else:
         good = bool(shared)
     with _online_lock:
