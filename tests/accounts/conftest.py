@@ -229,7 +229,9 @@ class Faults:
 
 
 @pytest.fixture
-def faults() -> Iterator[Faults]:
+def faults(settings: Any, aws: str) -> Iterator[Faults]:
+    # One attempt per call: botocore's retries (with their backoff sleeps) would only repeat the injected fault.
+    settings.AWS = {**settings.AWS, "MAX_ATTEMPTS": 1}
     injected = Faults(handlers=[], calls=[])
     yield injected
     for client, event, handler in injected.handlers:
