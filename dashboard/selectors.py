@@ -1,0 +1,104 @@
+"""Read-side queries: which functions a caller sees, one function by name, the invocation history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from .exceptions import FunctionForbidden, FunctionNotFound
+from .models import Invocation, LambdaFunction
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the Django user, the group names that grant access, and an id token when there is one."""
+
+    user: Any
+    groups: frozenset[str] = frozenset()
+    # The raw Cognito id token (for identity-pool credentials); never logged, never stored.
+    id_token: str = field(default="", repr=False)
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(getattr(self.user, "is_staff", False))
+
+    @property
+    def is_superuser(self) -> bool:
+        return bool(getattr(self.user, "is_superuser", False))
+
+    @property
+    def username(self) -> str:
+        return str(self.user.get_username()) if self.user is not None else ""
+
+
+def caller_for(user: Any, token: Any = None) -> Caller:
+    """The caller behind a request: Django group names plus the Cognito token's groups."""
+    groups = set(user.groups.values_list("name", flat=True)) if getattr(user, "pk", None) else set()
+    id_token = ""
+    if token is not None:
+        groups.update(str(g) for g in getattr(token, "groups", ()) or ())
+        if getattr(token, "token_use", "") == "id":
+            id_token = str(getattr(token, "raw", "") or "")
+    return Caller(user=user, groups=frozenset(groups), id_token=id_token)
+
+
+def enabled_functions() -> QuerySet[LambdaFunction]:
+    return LambdaFunction.objects.filter(enabled=True).prefetch_related("allowed_groups")
+
+
+def functions_for(caller: Caller) -> list[LambdaFunction]:
+    """The enabled functions ``caller`` may call, in display order."""
+    return [f for f in enabled_functions() if f.allows(caller.groups, is_superuser=caller.is_superuser)]
+
+
+def function_by_name(name: str) -> LambdaFunction:
+    """The enabled function called ``name``; a disabled one is as unknown as a missing one."""
+    try:
+        return enabled_functions().get(name=name)
+    except LambdaFunction.DoesNotExist:
+        raise FunctionNotFound(f"No function named {name[:64]!r}.") from None
+
+
+def function_for(caller: Caller, name: str) -> LambdaFunction:
+    function = function_by_name(name)
+    if not function.allows(caller.groups, is_superuser=caller.is_superuser):
+        raise FunctionForbidden(f"You may not call {function.name!r}.")
+    return function
+
+
+def invocations_for(
+    caller: Caller,
+    *,
+    function: str | None = None,
+    status: str | None = None,
+    error_code: str | None = None,
+    username: str | None = None,
+    mine: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Invocation]:
+    """The caller's invocations, newest first; staff see everyone's and may filter by ``username``."""
+    qs = Invocation.objects.select_related("function")
+    if mine or not caller.is_staff:
+        qs = qs.filter(user=caller.user)
+    elif username:
+        qs = qs.filter(username=username)
+    if function:
+        qs = qs.filter(function_key=function)
+    if status:
+        qs = qs.filter(status=status)
+    if error_code:
+        qs = qs.filter(error_code=error_code)
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    if until:
+        qs = qs.filter(created_at__lt=until)
+    return qs.order_by("-created_at", "-id")
+
+
+def recent_invocations(user: Any, limit: int = 10) -> list[Invocation]:
+    """The user's own latest invocations (the page shows these, also to staff)."""
+    return list(Invocation.objects.filter(user=user).order_by("-created_at", "-id")[:limit])

@@ -1,0 +1,302 @@
+"""Invoking a registered Lambda function for a caller, and auditing every attempt.
+
+``invoke()`` checks, in order: the function exists and is enabled (404), the caller may call it (403), the
+payload fits Lambda's limit (413), is strict JSON (400) and meets the function's schema (400); then it calls
+Lambda once (retries off: a read timeout must never run the function twice) and maps the outcome. Whatever
+happens, one ``Invocation`` row records it before the error reaches the caller. Logs name the function, the
+user and the outcome, never the payload or a credential.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
+
+from cognito_backend import exceptions as cognito_exceptions
+
+from . import aws, payloads, selectors
+from .conf import dashboard_settings
+from .exceptions import (
+    AwsAccessDenied,
+    CredentialsUnavailable,
+    DashboardError,
+    FunctionFailed,
+    FunctionForbidden,
+    IdentityTokenRequired,
+    InvalidPayload,
+    LambdaError,
+    LambdaThrottled,
+    LambdaTimeout,
+    LambdaUnavailable,
+    PayloadTooLarge,
+)
+from .models import Invocation, LambdaFunction
+from .selectors import Caller
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    """The request body as received. ``complete`` is False when reading stopped at the absolute limit."""
+
+    data: bytes
+    size: int
+    complete: bool = True
+
+    @classmethod
+    def of(cls, data: bytes) -> RawPayload:
+        return cls(data=data, size=len(data))
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    invocation: Invocation
+    status_code: int
+    result: Any
+    result_format: str = "json"
+
+    @property
+    def duration_ms(self) -> float | None:
+        return self.invocation.duration_ms
+
+
+# Lambda error codes that mean "the service or the function is not ready": try again later (503).
+_UNAVAILABLE = {
+    "ServiceException",
+    "ResourceNotReadyException",
+    "ResourceConflictException",
+    "ServiceUnavailableException",
+    "InternalFailure",
+}
+# Codes that say the credentials may not invoke the function.
+_DENIED = {
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "KMSAccessDeniedException",
+}
+
+
+def invoke(caller: Caller, name: str, raw: RawPayload) -> InvocationResult:
+    """Invoke function ``name`` with ``raw`` for ``caller``; raises ``DashboardError`` (after auditing)."""
+    record = Invocation(
+        user=caller.user if getattr(caller.user, "pk", None) else None,
+        username=caller.username[:150],
+        function_key=name[:170],
+        payload_size=raw.size,
+        payload_sha256=payloads.sha256(raw.data) if raw.complete else "",
+    )
+    try:
+        function = selectors.function_by_name(name)
+        record.function = function
+        record.function_key = function.name
+        record.aws_function_name = function.function_name
+        record.invocation_type = function.invocation_type
+        record.credentials = function.credentials
+        if not function.allows(caller.groups, is_superuser=caller.is_superuser):
+            raise FunctionForbidden(f"You may not call {function.name!r}.")
+        payload = check_payload(function, raw)
+        record.payload = payloads.stored_form(payload, raw.size)
+        result = _call(function, caller, raw.data, record)
+    except DashboardError as error:
+        _finish(record, error.audit_status, error.status_code, error=error)
+        raise
+    except Exception:
+        # A bug of ours still leaves a trace of the attempt (the response is the project's JSON 500).
+        _finish(record, Invocation.Status.ERROR, 500, error=DashboardError("Internal error.", code="server_error"))
+        raise
+    status = Invocation.Status.QUEUED if function.is_event else Invocation.Status.SUCCEEDED
+    _finish(record, status, result.status_code)
+    return result
+
+
+def check_payload(function: LambdaFunction, raw: RawPayload) -> Any:
+    """The parsed payload, or ``PayloadTooLarge`` / ``InvalidPayload`` naming the problem."""
+    limit = payloads.limit_for(function.is_event)
+    if not raw.complete or raw.size > limit:
+        kind = "an event" if function.is_event else "a synchronous invocation"
+        raise PayloadTooLarge(
+            f"The payload is {raw.size} bytes; Lambda accepts at most {limit} bytes for {kind}.",
+            field="payload",
+            extra={"limit": limit, "size": raw.size},
+        )
+    try:
+        payload = payloads.parse(raw.data)
+    except payloads.PayloadError as exc:
+        raise InvalidPayload(str(exc), code="invalid_json", field="payload") from None
+    if function.payload_schema is not None:
+        failure = payloads.schema_failure(payload, function.payload_schema)
+        if failure:
+            message, summary = failure
+            raise InvalidPayload(
+                f"The payload does not meet the function's schema: {message}",
+                code="schema_mismatch",
+                field="payload",
+                audit_message=summary,
+            )
+    return payload
+
+
+def _client(function: LambdaFunction, caller: Caller, record: Invocation) -> Any:
+    if function.credentials != LambdaFunction.Credentials.CALLER:
+        return aws.server_client(function.timeout)
+    if not caller.id_token:
+        raise IdentityTokenRequired()
+    try:
+        credentials = aws.caller_credentials(caller.id_token)
+    except cognito_exceptions.CognitoError as exc:
+        # The identity pool's refusal keeps its own status (401 for a refused token, 503 when unreachable ...).
+        error = CredentialsUnavailable(f"{CredentialsUnavailable.default_detail} ({exc.detail})", code=exc.code)
+        error.status_code = exc.status_code
+        if isinstance(exc, cognito_exceptions.Throttled):
+            error.retry_after = exc.retry_after
+        raise error from exc
+    record.identity_id = credentials.identity_id[:64]
+    return aws.caller_client(function.timeout, credentials)
+
+
+def _call(function: LambdaFunction, caller: Caller, data: bytes, record: Invocation) -> InvocationResult:
+    client = _client(function, caller, record)
+    started = time.perf_counter()
+    try:
+        response = client.invoke(
+            FunctionName=function.function_name, InvocationType=function.invocation_type, Payload=data
+        )
+        body = response["Payload"].read() if "Payload" in response else b""
+    except ClientError as exc:
+        raise _from_client_error(exc, function) from exc
+    except ReadTimeoutError as exc:
+        raise LambdaTimeout(
+            f"{function.name} did not answer within {aws.read_timeout_for(function.timeout):.0f} s; "
+            "it was not invoked again."
+        ) from exc
+    except (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError) as exc:
+        raise LambdaUnavailable(retry_after=int(dashboard_settings.RETRY_AFTER)) from exc
+    except ParamValidationError as exc:
+        raise LambdaError(f"Lambda refused the request before sending it: {exc}", code="invalid_request") from exc
+    except BotoCoreError as exc:
+        raise LambdaUnavailable(
+            f"Lambda could not be reached ({type(exc).__name__}).", retry_after=int(dashboard_settings.RETRY_AFTER)
+        ) from exc
+    finally:
+        record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+
+    metadata = response.get("ResponseMetadata", {})
+    record.aws_request_id = str(metadata.get("RequestId", ""))[:64]
+    record.executed_version = str(response.get("ExecutedVersion", ""))[:64]
+    record.result_size = len(body)
+    status_code = int(response.get("StatusCode", 200))
+    if response.get("FunctionError"):
+        raise _function_failed(function, str(response["FunctionError"]), body)
+    if function.is_event:
+        return InvocationResult(record, status_code, None, "none")
+    try:
+        return InvocationResult(record, status_code, json.loads(body) if body else None)
+    except (ValueError, RecursionError):
+        return InvocationResult(record, status_code, body.decode("utf-8", "replace"), "text")
+
+
+def _function_failed(function: LambdaFunction, kind: str, body: bytes) -> FunctionFailed:
+    limit = int(dashboard_settings.MAX_ERROR_MESSAGE)
+    error_type, message = "", ""
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):
+        answer = None
+    if isinstance(answer, dict):
+        error_type = str(answer.get("errorType") or "")
+        message = str(answer.get("errorMessage") or "")
+    elif body:
+        message = body.decode("utf-8", "replace")
+    error_type = error_type[:128] or kind
+    message = message[:limit]
+    detail = f"{function.name} raised {error_type}" + (f": {message}" if message else ".")
+    return FunctionFailed(
+        detail,
+        extra={"error_type": error_type, "error_message": message, "function_error": kind},
+    )
+
+
+def _retry_after(exc: ClientError) -> int:
+    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
+    for value in (headers.get("retry-after"), exc.response.get("retryAfterSeconds")):
+        try:
+            if value is not None:
+                return max(1, min(int(float(value)), 3600))
+        except (TypeError, ValueError):
+            continue
+    return int(dashboard_settings.RETRY_AFTER)
+
+
+def _from_client_error(exc: ClientError, function: LambdaFunction) -> DashboardError:
+    info = exc.response.get("Error", {})
+    aws_code = str(info.get("Code", "")) or "Unknown"
+    message = str(info.get("Message", ""))[:300]
+    http_status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = _snake(aws_code)
+    if aws_code in {"TooManyRequestsException", "ThrottlingException", "Throttling"}:
+        return LambdaThrottled(retry_after=_retry_after(exc), extra={"aws_error": aws_code})
+    if aws_code == "ResourceNotFoundException":
+        return LambdaError(
+            f"{function.name} is registered here but Lambda has no function {function.function_name!r}.",
+            code="function_missing",
+            extra={"aws_error": aws_code},
+        )
+    if aws_code in _DENIED:
+        if function.credentials == LambdaFunction.Credentials.CALLER:
+            return AwsAccessDenied(extra={"aws_error": aws_code})
+        return LambdaError(
+            "The server's AWS role may not invoke this function.", code=code, extra={"aws_error": aws_code}
+        )
+    if aws_code == "RequestTooLargeException" or http_status == 413:
+        return PayloadTooLarge("Lambda refused the payload as too large.", field="payload")
+    if aws_code == "InvalidRequestContentException":
+        return InvalidPayload(f"Lambda refused the payload: {message}", code="invalid_json", field="payload")
+    if aws_code in _UNAVAILABLE or http_status >= 500:
+        return LambdaUnavailable(
+            f"Lambda is not ready to run {function.name} ({aws_code}); try again shortly.",
+            code="lambda_unavailable",
+            retry_after=_retry_after(exc),
+            extra={"aws_error": aws_code},
+        )
+    return LambdaError(f"Lambda refused the invocation ({aws_code}).", code=code, extra={"aws_error": aws_code})
+
+
+def _snake(aws_code: str) -> str:
+    name = aws_code.removesuffix("Exception")
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")[:64]
+
+
+def _finish(record: Invocation, status: str, http_status: int, *, error: DashboardError | None = None) -> None:
+    record.status = status
+    record.http_status = http_status
+    if error is not None:
+        record.error_code = error.code[:64]
+        record.error_type = str(error.extra.get("error_type", ""))[:128]
+        record.error_message = str(error.audit_message or error.extra.get("error_message") or error.detail)
+    record.save()
+    logger.info(
+        "lambda invocation %s of %s by %s: %s %s",
+        record.pk,
+        record.function_key,
+        record.username or "-",
+        record.status,
+        record.error_code or "",
+    )
