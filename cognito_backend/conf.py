@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "POOLS": [],
     # Which tokens authenticate a request: "id", "access" or both.
     "TOKEN_USE": ["access", "id"],
-    # Algorithms accepted, never taken from the token. Cognito signs with RS256 only.
+    # Algorithms accepted, never taken from the token: a subset of RS256, RS384, RS512. Cognito uses RS256.
     "ALGORITHMS": ["RS256"],
     # Clock skew allowed on exp, nbf and iat, in seconds.
     "LEEWAY": 5,

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -35,6 +38,8 @@ logger = logging.getLogger(__name__)
 MAX_JWKS_BYTES = 256 * 1024
 MIN_RSA_BITS = 2048
 CACHE_PREFIX = "cognito_backend:jwks:"
+_PKCS1V15 = padding.PKCS1v15()
+_HASHES = {"RS256": hashes.SHA256(), "RS384": hashes.SHA384(), "RS512": hashes.SHA512()}
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,14 @@ class PublicKey:
     key: Any  # jose.backends.RSAKey; untyped library
     error: str = ""
 
-    def verify(self, signing_input: bytes, signature: bytes) -> bool:
-        """Raw PKCS#1 v1.5 check through python-jose's cryptography backend."""
-        return bool(self.key.verify(signing_input, signature))
+    def verify(self, signing_input: bytes, signature: bytes, alg: str = "RS256") -> bool:
+        """PKCS#1 v1.5 / SHA-256 on the key python-jose parsed, straight on its ``cryptography`` object
+        (python-jose's own ``verify`` rebuilds the public key and the hash object on every call)."""
+        try:
+            self.key.prepared_key.verify(signature, signing_input, _PKCS1V15, _HASHES[alg])
+        except InvalidSignature:
+            return False
+        return True
 
 
 def _parse_jwk(raw: Any) -> PublicKey | None:

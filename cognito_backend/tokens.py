@@ -17,7 +17,6 @@ accepted ``token_use``, groups, scopes) run again on every hit; revocation is ch
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -82,8 +81,36 @@ def _pool_from(entry: Mapping[str, Any], default_region: str) -> PoolConfig:
     return PoolConfig(pool_id, region, issuer, jwks_url, frozenset(str(c) for c in client_ids if c))
 
 
+@dataclass(frozen=True)
+class VerifierConfig:
+    """The verification settings, read once: ``cognito_settings`` lookups are too slow for every request."""
+
+    token_use: tuple[str, ...]
+    required_groups: tuple[str, ...]
+    required_scopes: tuple[str, ...]
+    algorithms: frozenset[str]
+    leeway: float
+    max_token_size: int
+
+
 _pools: dict[str, PoolConfig] | None = None
+_config: VerifierConfig | None = None
 _pools_lock = threading.Lock()
+
+
+def verifier_config() -> VerifierConfig:
+    global _config
+    config = _config
+    if config is None:
+        config = _config = VerifierConfig(
+            token_use=tuple(str(u) for u in cognito_settings.TOKEN_USE),
+            required_groups=tuple(str(g) for g in cognito_settings.REQUIRED_GROUPS),
+            required_scopes=tuple(str(s) for s in cognito_settings.REQUIRED_SCOPES),
+            algorithms=frozenset(str(a) for a in cognito_settings.ALGORITHMS),
+            leeway=float(cognito_settings.LEEWAY),
+            max_token_size=int(cognito_settings.MAX_TOKEN_SIZE),
+        )
+    return config
 
 
 def configured_pools() -> dict[str, PoolConfig]:
@@ -206,17 +233,23 @@ def _reject_constant(value: str) -> Any:
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Duplicate names are refused: two parsers that keep different copies would see two different tokens."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate member {key!r}")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member")
     return result
+
+
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _b64url_decode(segment: str) -> bytes:
+    """base64url without padding; the caller has checked the alphabet (JWT_RE)."""
+    return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_URLSAFE))
 
 
 def _b64_json(segment: str, what: str) -> dict[str, Any]:
     try:
-        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        raw = _b64url_decode(segment)
     except (binascii.Error, ValueError) as exc:
         raise TokenMalformed(f"JWT {what} is not valid base64url.") from exc
     try:
@@ -241,12 +274,6 @@ def _assert_numeric_date(payload: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _assert_type(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ...], label: str) -> None:
-    value = payload.get(name)
-    if value is not None and not isinstance(value, kind):
-        raise InvalidClaim(f"JWT payload {name} claim is not {label}: {_show(value)}.")
-
-
 def assert_jwt_header(header: Mapping[str, Any]) -> None:
     if "alg" in header and not isinstance(header["alg"], str):
         raise TokenMalformed("JWT header alg claim is not a string.")
@@ -258,15 +285,39 @@ def assert_jwt_header(header: Mapping[str, Any]) -> None:
         raise TokenInvalid("JWT header names critical extensions this verifier does not support.")
 
 
+_DATE_CLAIMS = ("exp", "nbf", "iat", "auth_time")
+_STRING_CLAIMS = (
+    "iss",
+    "aud",
+    "scope",
+    "jti",
+    "token_use",
+    "client_id",
+    "sub",
+    "username",
+    "origin_jti",
+    "cognito:username",
+)
+
+
 def assert_jwt_payload(payload: Mapping[str, Any]) -> None:
-    for name in ("exp", "nbf", "iat", "auth_time"):
-        _assert_numeric_date(payload, name)
-    for name in ("iss", "aud", "scope", "jti", "token_use", "client_id", "sub", "username", "origin_jti"):
-        _assert_type(payload, name, str, "a string")
-    _assert_type(payload, "cognito:username", str, "a string")
+    """Claim types (aws-jwt-verify's assertJwtPayload, plus Cognito's own claims); one pass, it runs per token."""
+    for name in _DATE_CLAIMS:
+        if name in payload:
+            _assert_numeric_date(payload, name)
+    for name in _STRING_CLAIMS:
+        value = payload.get(name)
+        if value is not None and type(value) is not str:
+            raise InvalidClaim(f"JWT payload {name} claim is not a string: {_show(value)}.")
     groups = payload.get("cognito:groups")
-    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) for g in groups)):
+    if groups is not None and (type(groups) is not list or not all(type(g) is str for g in groups)):
         raise InvalidClaim("JWT payload cognito:groups claim is not a list of strings.")
+
+
+# Every token of a pool carries one of a handful of headers ({"kid": ..., "alg": "RS256"}): parsed once.
+# Entries are only parsed JSON (no trust attached), and the memo stops growing at its limit.
+_parsed_headers: dict[str, dict[str, Any]] = {}
+_HEADER_MEMO_LIMIT = 256
 
 
 def decompose(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
@@ -280,18 +331,22 @@ def decompose(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any], bytes
         raise TokenMalformed("JWT is not a string.")
     if not token:
         raise TokenMalformed("Empty JWT.")
-    max_size = int(cognito_settings.MAX_TOKEN_SIZE)
+    max_size = verifier_config().max_token_size
     if len(token) > max_size:
         raise TokenTooLarge(f"JWT is {len(token)} characters long; at most {max_size} are accepted.")
     if not JWT_RE.match(token):
         raise TokenMalformed("JWT string does not consist of exactly 3 parts (header, payload, signature).")
     header_b64, payload_b64, signature_b64 = token.split(".")
-    header = _b64_json(header_b64, "header")
-    assert_jwt_header(header)
+    header = _parsed_headers.get(header_b64)
+    if header is None:
+        header = _b64_json(header_b64, "header")
+        assert_jwt_header(header)
+        if len(_parsed_headers) < _HEADER_MEMO_LIMIT:
+            _parsed_headers[header_b64] = header
     payload = _b64_json(payload_b64, "payload")
     assert_jwt_payload(payload)
     try:
-        signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+        signature = _b64url_decode(signature_b64)
     except (binascii.Error, ValueError) as exc:
         raise TokenMalformed("JWT signature is not valid base64url.") from exc
     return header, payload, f"{header_b64}.{payload_b64}".encode("ascii"), signature
@@ -302,7 +357,7 @@ def decompose(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any], bytes
 
 def assert_algorithm(header: Mapping[str, Any]) -> str:
     """The allowlist decides, never the token: ``none`` and HS256-with-the-public-key die here."""
-    allowed = [str(a) for a in cognito_settings.ALGORITHMS]
+    allowed = verifier_config().algorithms
     assert_string_array_contains_string("JWT signature algorithm", header.get("alg"), allowed, InvalidAlgorithm)
     return str(header["alg"])
 
@@ -437,11 +492,12 @@ def verify_token(
     ``REQUIRED_SCOPES`` settings; groups and scopes need one match (aws-jwt-verify semantics), and a miss is
     a 403-class ``InsufficientGroup``/``InsufficientScope``. Revocation is not checked here.
     """
-    accepted = tuple(token_use) if token_use is not None else tuple(cognito_settings.TOKEN_USE)
-    required_groups = tuple(groups) if groups is not None else tuple(cognito_settings.REQUIRED_GROUPS)
-    required_scopes = tuple(scopes) if scopes is not None else tuple(cognito_settings.REQUIRED_SCOPES)
+    config = verifier_config()
+    accepted = tuple(token_use) if token_use is not None else config.token_use
+    required_groups = tuple(groups) if groups is not None else config.required_groups
+    required_scopes = tuple(scopes) if scopes is not None else config.required_scopes
     now = time.time()
-    leeway = float(cognito_settings.LEEWAY)
+    leeway = config.leeway
     verified = token_cache.get(token) if use_cache and isinstance(token, str) else None
     if verified is None:
         try:
@@ -466,12 +522,12 @@ def verify_token(
 
 def _verify_uncached(token: str | bytes, now: float, leeway: float) -> VerifiedToken:
     header, payload, signing_input, signature = decompose(token)
-    assert_algorithm(header)
+    alg = assert_algorithm(header)
     kid = assert_kid(header)
     pool = assert_issuer(payload)
     key = jwks_cache.get_key(pool.jwks_url, kid)
     assert_jwk_fits(header, key.jwk)
-    if not key.verify(signing_input, signature):
+    if not key.verify(signing_input, signature, alg):
         raise InvalidSignature("Invalid signature.")
     assert_time(payload, now, leeway)
     use = assert_token_use(payload, TOKEN_USES)
@@ -501,9 +557,10 @@ def _verify_uncached(token: str | bytes, now: float, leeway: float) -> VerifiedT
 
 def reset_caches() -> None:
     """Forget configured pools, verified tokens and keys of this process (settings changes, tests)."""
-    global _pools
+    global _pools, _config
     with _pools_lock:
         _pools = None
+        _config = None
     token_cache.clear()
     jwks_cache.clear()
 
