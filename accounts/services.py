@@ -254,11 +254,19 @@ def confirm_sign_up(username: str, code: str) -> None:
         raise exc.CodeMismatch(error.detail, field="code") from error
     except exc.CodeExpired as error:
         raise exc.CodeExpired(field="code") from error
+    except exc.UserNotFound as error:
+        # As if the code were wrong: the answer must not tell whether the user exists.
+        raise exc.CodeMismatch(field="code") from error
     logger.info("confirmed %s", username)
 
 
 def resend_code(username: str) -> CodeDelivery | None:
-    answer = idp.resend_code(username)
+    """Send the confirmation code again; for an unknown user nothing is sent and nothing is said."""
+    try:
+        answer = idp.resend_code(username)
+    except exc.UserNotFound:
+        logger.info("resend for an unknown user")
+        return None
     return _delivery(answer.get("CodeDeliveryDetails"))
 
 
