@@ -44,6 +44,8 @@ class CallerCredentials:
     secret_key: str
     session_token: str
     expires_at: float
+    # When to fetch new ones: the configured margin before expiry, or half-way for short-lived keys.
+    refresh_at: float = 0.0
 
     def __repr__(self) -> str:  # never show the keys
         return f"CallerCredentials(identity_id={self.identity_id!r})"
@@ -112,17 +114,20 @@ def caller_credentials(id_token: str) -> CallerCredentials:
     margin = float(dashboard_settings.CREDENTIALS_EXPIRY_MARGIN)
     with _lock:
         cached = _credentials.get(key)
-        if cached is not None and cached.expires_at - margin > time.time():
+        if cached is not None and cached.refresh_at > time.time():
             _credentials.move_to_end(key)
             return cached
     answer = idp.identity_credentials(id_token)
     raw = answer.get("Credentials") or {}
+    now = time.time()
+    expires_at = _expiry(raw.get("Expiration"))
     credentials = CallerCredentials(
         identity_id=str(answer.get("IdentityId", "")),
         access_key_id=str(raw.get("AccessKeyId", "")),
         secret_key=str(raw.get("SecretKey", "")),
         session_token=str(raw.get("SessionToken", "")),
-        expires_at=_expiry(raw.get("Expiration")),
+        expires_at=expires_at,
+        refresh_at=expires_at - min(margin, max(expires_at - now, 0.0) / 2),
     )
     with _lock:
         _credentials[key] = credentials
