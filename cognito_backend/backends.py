@@ -31,6 +31,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from . import revocation
+from .cache import bus
 from .conf import cognito_settings
 from .exceptions import TokenError, UserInactive, UserNotLinked
 from .models import CognitoIdentity
@@ -95,6 +96,15 @@ class UserCache:
 
 
 user_cache = UserCache()
+
+
+def _forget_on_message(message: dict[str, Any]) -> None:
+    sub = message.get("sub")
+    if sub:
+        user_cache.forget(str(sub))
+
+
+bus.on_message(_forget_on_message)
 
 
 def _fingerprint(token: VerifiedToken) -> tuple[Any, ...]:

@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     # are not). Revocations reach other processes through a shared cache at once; without one, every
     # request asks the database.
     "SHARED_CACHE": None,
+    # Redis URL of the invalidation bus (cache.py): None uses the default cache's Redis, "" turns it off.
+    "INVALIDATION_REDIS_URL": None,
     # How long revocation lookups stay in the shared cache; writers overwrite them at once.
     "REVOCATION_CACHE_SECONDS": 24 * 3600,
     # How long a revoked refresh token family is remembered (Cognito's refresh tokens live 30 days by default).

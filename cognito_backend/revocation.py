@@ -14,9 +14,11 @@ them. Public functions (other apps and Celery tasks call these):
 - ``purge_expired()``: delete token-family rows that can no longer match a valid token.
 
 The database is the truth; the Django cache in front of it is written by every revocation, so with a shared
-cache (Redis) all processes see a revocation at once. With a per-process cache (locmem) the check asks the
-database on every request instead. Cognito's times have one-second resolution: a token issued in the same
-second as a revocation is refused too (the safe side of the ambiguity).
+cache (Redis) all processes see a revocation at once. With Redis, answers are also kept in process memory and
+dropped at once by a pub/sub message from whichever process revokes (``cache.py``), so a request usually costs
+no round trip at all. With a per-process cache (locmem) the check asks the database on every request instead.
+Cognito's times have one-second resolution: a token issued in the same second as a revocation is refused too
+(the safe side of the ambiguity).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal, receiver
 
+from .cache import bus
 from .conf import cognito_settings
 from .exceptions import RevocationCheckUnavailable, TokenRevoked
 from .models import CognitoIdentity, RevokedTokenFamily, UserRevocation
@@ -105,6 +108,7 @@ def revoke_user_tokens(user_or_sub: AbstractBaseUser | str, *, reason: str = "",
         except IntegrityError:
             continue  # a concurrent revocation created the row; update it on the next pass
     _cache_set({SUB_PREFIX + sub: when.timestamp()})
+    bus.publish(sub=sub, kind="revoked")
     _forget_online_answers(sub)
     token_cache.discard_where(lambda verified: verified.sub == sub)
     logger.info("tokens revoked: sub=%s reason=%s", sub, reason or "-")
@@ -126,6 +130,7 @@ def revoke_token_family(
         origin_jti=origin_jti, defaults={"sub": sub, "reason": reason, "expires_at": expiry}
     )
     _cache_set({FAMILY_PREFIX + _digest(origin_jti): 1})
+    bus.publish(origin_jti=origin_jti, kind="revoked")
     token_cache.discard_where(lambda verified: verified.origin_jti == origin_jti)
     logger.info("token family revoked: sub=%s reason=%s", sub or "-", reason or "-")
     tokens_revoked.send(sender=__name__, sub=sub, origin_jti=origin_jti, reason=reason)
@@ -157,6 +162,11 @@ def state_for(token: VerifiedToken) -> RevocationState:
     family_key = FAMILY_PREFIX + _digest(token.origin_jti) if token.origin_jti else ""
     version_key = USER_VERSION_PREFIX + token.sub
     if _is_shared_cache():
+        memo_key = (token.sub, token.origin_jti)
+        remembered = bus.get(memo_key)
+        if remembered is not None:
+            return remembered  # type: ignore[no-any-return]
+        generation = bus.generation()
         keys = [sub_key, version_key] + ([family_key] if family_key else [])
         try:
             found = cache.get_many(keys)
@@ -178,7 +188,9 @@ def state_for(token: VerifiedToken) -> RevocationState:
             missing[version_key] = 0
         if missing:
             _cache_set(missing)
-        return RevocationState(float(nvb), bool(family), int(version))
+        state = RevocationState(float(nvb), bool(family), int(version))
+        bus.put(memo_key, state, generation)
+        return state
     return RevocationState(
         _db_not_valid_before(token.sub),
         bool(token.origin_jti) and _db_family_revoked(token.origin_jti),
@@ -223,6 +235,7 @@ def bump_user_version(sub: str) -> None:
             cache.set(key, 1, timeout=int(cognito_settings.REVOCATION_CACHE_SECONDS))
     except Exception:  # noqa: BLE001 - see _cache_set
         logger.warning("revocation: the user version could not be bumped", exc_info=True)
+    bus.publish(sub=sub, kind="user")
 
 
 # --- online mode -----------------------------------------------------------------------------------------------
@@ -313,3 +326,4 @@ def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
     if setting in {"COGNITO", "CACHES"}:
         with _online_lock:
             _online_memo.clear()
+        bus.stop()
