@@ -172,6 +172,13 @@ COGNITO: dict[str, Any] = {
     "JWKS_URL": _read("COGNITO_JWKS_URL", str, ""),
     "IDENTITY_POOL_ID": _read("COGNITO_IDENTITY_POOL_ID", str, ""),
     "DOMAIN": _read("COGNITO_DOMAIN", str, ""),
+    # accounts/: the flow the server signs in with (USER_PASSWORD_AUTH or USER_SRP_AUTH), what deleting an
+    # account does to the local user (deactivate or delete), the issuer name authenticator apps show, and rate
+    # limits as "scope=rate,..." (scopes in accounts/conf.py, e.g. "sign_in=30/min,sign_in_username=10/min").
+    "AUTH_FLOW": _read("COGNITO_AUTH_FLOW", str, "USER_PASSWORD_AUTH"),
+    "DELETE_LOCAL_USER": _read("COGNITO_DELETE_LOCAL_USER", str, "deactivate"),
+    "TOTP_ISSUER": _read("COGNITO_TOTP_ISSUER", str, "Cognito for Django"),
+    "THROTTLE_RATES": _read("COGNITO_THROTTLE_RATES", dict, {}),
 }
 
 # Fernet key for refresh tokens held server-side; deliberately not derived from SECRET_KEY.
@@ -214,6 +221,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Sign-in, accounts and Lambda dashboard backed by Amazon Cognito.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "TAGS": [
+        {
+            "name": "auth",
+            "description": "Every Cognito user flow. Errors are `{code, detail, fields}`; `code` is stable.",
+        },
+    ],
 }
 
 # --- Logging -------------------------------------------------------------------------------------------------
