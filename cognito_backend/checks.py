@@ -140,3 +140,62 @@ def _check_encryption_key() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+# --- token verification, users and revocation (tokens.py, backends.py, revocation.py) ---------------------------
+
+SUPPORTED_ALGORITHMS = {"RS256", "RS384", "RS512"}
+
+
+@register(Tags.security)
+def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Contradictions in the verifier's settings that would otherwise show up as every token refused."""
+    cognito_settings.reload()
+    errors: list[CheckMessage] = []
+    algorithms = set(cognito_settings.ALGORITHMS or [])
+    if not algorithms or not algorithms <= SUPPORTED_ALGORITHMS:
+        errors.append(
+            Error(
+                f"COGNITO['ALGORITHMS'] {sorted(algorithms)!r} must be a non-empty subset of RS256, RS384, RS512.",
+                hint="Cognito signs with RS256; leave the default ['RS256'].",
+                id="cognito_backend.E011",
+            )
+        )
+    token_use = set(cognito_settings.TOKEN_USE or [])
+    if not token_use or not token_use <= {"id", "access"}:
+        errors.append(
+            Error(
+                f"COGNITO['TOKEN_USE'] {sorted(token_use)!r} must name 'id', 'access' or both.",
+                id="cognito_backend.E012",
+            )
+        )
+    if cognito_settings.LINK_BY not in ("email", "username", "", None):
+        errors.append(
+            Error(
+                f"COGNITO['LINK_BY'] {cognito_settings.LINK_BY!r} is not 'email', 'username' or ''.",
+                id="cognito_backend.E013",
+            )
+        )
+    for index, pool in enumerate(cognito_settings.POOLS or []):
+        pool_id = str((pool or {}).get("USER_POOL_ID", "")) if isinstance(pool, dict) else ""
+        clients = [pool.get("APP_CLIENT_ID"), *(pool.get("APP_CLIENT_IDS") or [])] if isinstance(pool, dict) else []
+        if not POOL_ID_RE.match(pool_id) or not any(clients):
+            errors.append(
+                Error(
+                    f"COGNITO['POOLS'][{index}] needs a USER_POOL_ID like eu-west-1_AbCdEf123 and APP_CLIENT_IDS.",
+                    id="cognito_backend.E014",
+                )
+            )
+    for name in ("LEEWAY", "MAX_TOKEN_SIZE", "JWKS_PENALTY_SECONDS", "JWKS_READ_TIMEOUT", "ONLINE_CHECK_INTERVAL"):
+        value = getattr(cognito_settings, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            errors.append(Error(f"COGNITO['{name}'] {value!r} must be a number >= 0.", id="cognito_backend.E015"))
+    if cognito_settings.LEEWAY and isinstance(cognito_settings.LEEWAY, (int, float)) and cognito_settings.LEEWAY > 300:
+        errors.append(
+            Warning(
+                f"COGNITO['LEEWAY'] is {cognito_settings.LEEWAY} s: expired tokens stay usable that long.",
+                hint="A few seconds cover clock skew.",
+                id="cognito_backend.W002",
+            )
+        )
+    return errors
