@@ -294,9 +294,13 @@ def _lazy_migration(username: str, password: str) -> dict[str, Any] | None:
 
     if not apps.is_installed("migrations_tools"):
         return None
-    answer: dict[str, Any] | None = importlib.import_module("migrations_tools.lazy").try_lazy_migration(
-        username, password
-    )
+    try:
+        answer: dict[str, Any] | None = importlib.import_module("migrations_tools.lazy").try_lazy_migration(
+            username, password
+        )
+    except exc.InvalidPassword as error:
+        # The old password is right but the pool's policy refuses it: the user must choose a new one.
+        raise exc.PasswordResetRequired("This password must be replaced: use 'forgot password'.") from error
     return answer
 
 

@@ -119,3 +119,31 @@ def test_sign_in_never_logs_the_password_or_tokens(
     assert "Wrong-Passw0rd" not in logged
     for token in body["tokens"]["access_token"], body["tokens"]["refresh_token"], body["tokens"]["id_token"]:
         assert token not in logged
+
+
+def test_a_site_user_not_yet_in_cognito_signs_in_with_the_old_password(api: APIClient, user_pool: UserPool) -> None:
+    # Lazy migration (migrations_tools): Cognito refuses, the local hash matches, the password moves into Cognito.
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("olduser", email="old@example.com", password=DEFAULT_PASSWORD)
+    response = api.post(URL, {"username": "olduser", "password": DEFAULT_PASSWORD}, format="json")
+    assert response.status_code == 200
+    assert response.json()["tokens"]["access_token"]
+
+
+def test_a_site_user_with_a_wrong_old_password_gets_the_same_401(api: APIClient, user_pool: UserPool) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("olduser", email="old@example.com", password=DEFAULT_PASSWORD)
+    response = api.post(URL, {"username": "olduser", "password": "Wrong-Passw0rd"}, format="json")
+    assert response.status_code == 401
+    assert response.json() == {"code": "not_authorized", "detail": "Incorrect username or password."}
+
+
+def test_a_site_user_whose_old_password_breaks_the_policy_must_reset_it(api: APIClient, user_pool: UserPool) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("olduser", email="old@example.com", password="lowercaseonly")
+    response = api.post(URL, {"username": "olduser", "password": "lowercaseonly"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "password_reset_required"
