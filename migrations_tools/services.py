@@ -107,6 +107,12 @@ def _has_field(model: type[models.Model], name: str) -> bool:
     return True
 
 
+def _forget_queries() -> None:
+    """With DEBUG on, Django keeps each connection's last 9,000 queries; a long run must not grow by them."""
+    if connection.queries_logged:
+        connection.queries_log.clear()
+
+
 class _Conflict(Exception):
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
@@ -140,6 +146,7 @@ class Migrator:
         self._groups_lock = threading.Lock()
         self._duplicates: dict[str, Any] | None = None
         self._stop = threading.Event()
+        self._fatal: Exception | None = None
         self.user_model = get_user_model()
         # SQLite has one writer at a time and its shared-cache test databases refuse (rather than wait for) a
         # concurrent writer: the workers take turns at the database there, which costs nothing SQLite would give.
@@ -184,6 +191,7 @@ class Migrator:
             page = base if last is None else base.filter(pk__gt=last)
             with self._db:
                 users = list(page[:chunk])
+            _forget_queries()
             if not users:
                 return
             yield from users
@@ -199,6 +207,8 @@ class Migrator:
         with handle:
             batch: list[str] = []
             for line in handle:
+                if self._stop.is_set():
+                    return
                 name = line.strip()
                 if name and not name.startswith("#"):
                     batch.append(name)
@@ -294,7 +304,9 @@ class Migrator:
                 work.put(sentinel)
             for thread in threads:
                 thread.join()
-        self._finish(interrupted)
+        self._finish(interrupted or self._fatal is not None)
+        if self._fatal is not None:
+            raise self._fatal
         if interrupted:
             raise KeyboardInterrupt
         return self.counts
@@ -309,8 +321,17 @@ class Migrator:
                 if user is sentinel:
                     return
                 if self._stop.is_set():
-                    continue
-                self._emit(self._process_safely(user))
+                    continue  # keep draining so the reader never blocks on a full queue
+                try:
+                    self._emit(self._process_safely(user))
+                    # A prefetched queryset refers back to its user (a reference cycle only the full garbage
+                    # collection would free): break it so each user is freed as soon as it is done.
+                    user.__dict__.pop("_prefetched_objects_cache", None)
+                except Exception as error:  # the report or the database failed: stop the run, say why
+                    logger.exception("the migration run cannot go on")
+                    self._fatal = self._fatal or error
+                    self._stop.set()
+                _forget_queries()
         finally:
             connection.close()
 

@@ -287,3 +287,20 @@ def test_plain_progress_lines_when_not_a_terminal(migration_pool: UserPool, make
 
     assert "progress: " in output
     assert "\r" not in output
+
+
+def test_a_failing_report_stops_the_run_with_the_error_instead_of_hanging(
+    migration_pool: UserPool, make_user: Any
+) -> None:
+    from migrations_tools.services import Migrator, RunOptions
+
+    for i in range(20):
+        make_user(f"user{i}")
+
+    def broken_report(result: Any, counts: Any) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        Migrator(RunOptions(workers=2), on_result=broken_report).run()
+
+    assert MigrationRun.objects.get().status == "interrupted"

@@ -147,3 +147,28 @@ def test_clear_command_retires_hashes_of_migrated_users_only(
     assert not django_user_model.objects.get(pk=bulk_migrated.pk).has_usable_password()
     assert django_user_model.objects.get(pk=waiting.pk).check_password(OLD)
     assert UserMigration.objects.get(user=bulk_migrated).hash_cleared_at is not None
+
+
+# --- through the site's sign-in (accounts.services.sign_in, POST /api/auth/sign-in/) -------------------------------
+
+
+def test_site_sign_in_with_the_old_password_migrates_it_and_answers_tokens(
+    migration_pool: UserPool, bulk_migrated: Any, client: Any
+) -> None:
+    response = client.post("/api/auth/sign-in/", {"username": "erin", "password": OLD}, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert "access_token" in response.content.decode()
+    assert status(migration_pool, "erin") == "CONFIRMED"
+    assert UserMigration.objects.get(user=bulk_migrated).password_migrated_at is not None
+
+
+def test_site_sign_in_with_a_wrong_password_is_refused_with_401_as_before(
+    migration_pool: UserPool, bulk_migrated: Any, client: Any
+) -> None:
+    response = client.post(
+        "/api/auth/sign-in/", {"username": "erin", "password": "Wrong-passw0rd"}, content_type="application/json"
+    )
+
+    assert response.status_code == 401
+    assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
