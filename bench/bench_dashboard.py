@@ -1,0 +1,268 @@
+"""Benchmark: what ``POST /api/lambdas/<name>/invoke/`` adds over a direct boto3 Invoke of the same function.
+
+    .venv/bin/python bench/bench_dashboard.py [--requests 400] [--clients 4] [--rounds 3]
+
+Everything runs on loopback, in one run, on this machine:
+
+- a moto server (``moto_server``, Lambda without Docker: Invoke echoes the payload) with ``ThingLambda``;
+- the site under gunicorn (1 worker, ``--clients`` threads) with the function registered, on SQLite;
+- (a) the baseline: boto3 ``invoke(FunctionName="ThingLambda")`` straight at moto, retries off;
+- (b) the endpoint: ``POST /api/lambdas/thing/invoke/`` with the same payload, signed in by session (+CSRF),
+  which authenticates, checks access, parses and hashes the payload, invokes through boto3 and writes the audit
+  row.
+
+Reports per-request latency with one client (mean, and the ratio b/a), and requests per second sustained with
+``--clients`` concurrent clients (and the ratio a/b). Each round is bounded by ``--requests``; rounds alternate
+(a) and (b) so that noise hits both, and the best round counts. Results go to bench/results/. Never fails on a
+time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PAYLOAD = json.dumps({"action": "LIST", "filter": {"owner": "bench", "limit": 25}}).encode()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+SETUP = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+from cognito_backend.clients import get_client
+from localaws import stack
+from dashboard.models import LambdaFunction
+
+call_command("migrate", verbosity=0)
+stack.configure_moto(stack.os.environ["AWS_ENDPOINT_URL"])
+created = []
+role = stack.ensure_lambda_role(get_client("iam"), created)
+stack.ensure_functions(get_client("lambda"), role, created)
+LambdaFunction.objects.create(name="thing", display_name="Thing", function_name="ThingLambda", timeout=10)
+user = get_user_model().objects.create_user("bench", password="Bench-pass-1234")
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(json.dumps({"session": session.session_key}))
+"""
+
+
+def run_clients(
+    call: Callable[[Any], bool], make_state: Callable[[], Any], requests: int, clients: int
+) -> dict[str, Any]:
+    """``requests`` calls spread over ``clients`` threads; returns rps, latencies and failures."""
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        nonlocal failures
+        state = make_state()
+        mine: list[float] = []
+        bad = 0
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    break
+            start = time.perf_counter()
+            ok = call(state)
+            mine.append(time.perf_counter() - start)
+            bad += 0 if ok else 1
+        with lock:
+            latencies.extend(mine)
+            failures += bad
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    return {
+        "rps": len(latencies) / elapsed,
+        "mean_ms": statistics.fmean(latencies) * 1000,
+        "median_ms": statistics.median(latencies) * 1000,
+        "failures": failures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400, help="requests per round and target (upper bound)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients for the throughput rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per target, alternating")
+    args = parser.parse_args()
+
+    import boto3
+    import requests
+    from botocore.config import Config
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    moto_port, site_port = free_port(), free_port()
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": os.urandom(24).hex(),
+        "DJANGO_LOG_LEVEL": "WARNING",
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONPATH": str(ROOT),
+    }
+    try:
+        processes.append(
+            subprocess.Popen(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_for_port(moto_port)
+        setup = subprocess.run(
+            [sys.executable, "-c", SETUP], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+        )
+        session_key = json.loads(setup.stdout.strip().splitlines()[-1])["session"]
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "gunicorn"),
+                    "--workers",
+                    "1",
+                    "--threads",
+                    str(args.clients),
+                    "--bind",
+                    f"127.0.0.1:{site_port}",
+                    "--log-level",
+                    "warning",
+                    "config.wsgi:application",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        wait_for_port(site_port)
+        site = f"http://127.0.0.1:{site_port}"
+
+        def direct_state() -> Any:
+            config = Config(region_name="us-east-1", retries={"total_max_attempts": 1}, read_timeout=15)
+            return boto3.session.Session(
+                aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1"
+            ).client("lambda", endpoint_url=moto_url, config=config)
+
+        def direct(client: Any) -> bool:
+            answer = client.invoke(FunctionName="ThingLambda", Payload=PAYLOAD)
+            return bool(answer["StatusCode"] == 200 and answer["Payload"].read() == PAYLOAD)
+
+        def endpoint_state() -> Any:
+            http = requests.Session()
+            http.cookies.set("sessionid", session_key, domain="127.0.0.1")
+            http.get(f"{site}/dashboard/", timeout=15).raise_for_status()  # sets the CSRF cookie
+            http.headers.update(
+                {"X-CSRFToken": http.cookies["csrftoken"], "Content-Type": "application/json", "Referer": site}
+            )
+            return http
+
+        def endpoint(http: Any) -> bool:
+            response = http.post(f"{site}/api/lambdas/thing/invoke/", data=PAYLOAD, timeout=15)
+            return bool(response.status_code == 200 and response.json()["result"] == json.loads(PAYLOAD))
+
+        targets = {"direct": (direct, direct_state), "endpoint": (endpoint, endpoint_state)}
+        for name, (call, make) in targets.items():  # warm-up, and a check that both answer correctly
+            warm = run_clients(call, make, 20, 1)
+            if warm["failures"]:
+                raise SystemExit(f"{name}: {warm['failures']} of 20 warm-up requests failed")
+
+        latency: dict[str, float] = {name: float("inf") for name in targets}
+        throughput: dict[str, float] = dict.fromkeys(targets, 0.0)
+        failures = 0
+        for _ in range(args.rounds):
+            for name, (call, make) in targets.items():
+                one = run_clients(call, make, max(args.requests // 2, 50), 1)
+                many = run_clients(call, make, args.requests, args.clients)
+                failures += one["failures"] + many["failures"]
+                latency[name] = min(latency[name], one["mean_ms"])
+                throughput[name] = max(throughput[name], many["rps"])
+
+        latency_ratio = latency["endpoint"] / latency["direct"]
+        throughput_ratio = throughput["direct"] / throughput["endpoint"]
+        print(f"Invoke of ThingLambda on a moto server, {len(PAYLOAD)} byte payload, best of {args.rounds} rounds:")
+        print(f"                        1 client: mean latency   {args.clients} clients: throughput")
+        for label, name in (("direct boto3 Invoke", "direct"), ("our endpoint", "endpoint")):
+            print(f"  {label:<20}  {latency[name]:8.2f} ms               {throughput[name]:8.1f} req/s")
+        print(
+            f"  overhead: {latency['endpoint'] - latency['direct']:.2f} ms per request, "
+            f"latency ratio {latency_ratio:.2f}, throughput ratio {throughput_ratio:.2f}"
+        )
+        if failures:
+            print(f"  {failures} requests failed")
+        results = ROOT / "bench" / "results"
+        results.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        (results / f"dashboard-{stamp}.json").write_text(
+            json.dumps(
+                {
+                    "payload_bytes": len(PAYLOAD),
+                    "clients": args.clients,
+                    "direct_latency_ms": latency["direct"],
+                    "endpoint_latency_ms": latency["endpoint"],
+                    "latency_ratio": latency_ratio,
+                    "direct_rps": throughput["direct"],
+                    "endpoint_rps": throughput["endpoint"],
+                    "throughput_ratio": throughput_ratio,
+                    "failures": failures,
+                },
+                indent=2,
+            )
+        )
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
