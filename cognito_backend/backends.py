@@ -13,7 +13,6 @@ changes (signals) and, with a shared Django cache, when another process changes 
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -27,7 +26,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.db.models.base import ModelState
+from django.dispatch import receiver
 from django.http import HttpRequest
 
 from . import revocation
@@ -53,6 +55,7 @@ class _CachedUser:
     fingerprint: tuple[Any, ...]
     cached_at: float
     last_seen_written: float
+    token: VerifiedToken | None = None  # the last token seen: when the same one comes back, no fingerprint
 
 
 class UserCache:
@@ -105,6 +108,41 @@ def _forget_on_message(message: dict[str, Any]) -> None:
 
 
 bus.on_message(_forget_on_message)
+
+
+@receiver(setting_changed)
+def _clear_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"COGNITO", "CACHES", "AUTH_USER_MODEL"}:
+        user_cache.clear()
+        _last_seen.clear()
+
+
+def _clone(user: Any) -> Any:
+    """A per-request copy of a cached user: its own attribute dict and model state, no pickling round trip
+    (``copy.copy`` of a model goes through ``__reduce__``, slower than the rest of a cached authentication)."""
+    clone = user.__class__.__new__(user.__class__)
+    clone.__dict__.update(user.__dict__)
+    state = ModelState()
+    state.db = user._state.db
+    state.adding = False
+    clone._state = state
+    return clone
+
+
+_last_seen: dict[str, float] = {}
+
+
+def _last_seen_due(sub: str) -> bool:
+    """At most one ``last_seen`` write per user per ``LAST_SEEN_INTERVAL`` in this process: a write per request
+    would cost more than the rest of authentication (and, on SQLite, serialise every request)."""
+    now = time.monotonic()
+    last = _last_seen.get(sub)
+    if last is not None and now - last < float(cognito_settings.LAST_SEEN_INTERVAL):
+        return False
+    if len(_last_seen) >= UserCache.LIMIT:
+        _last_seen.clear()
+    _last_seen[sub] = now
+    return True
 
 
 def _fingerprint(token: VerifiedToken) -> tuple[Any, ...]:
@@ -162,9 +200,9 @@ class CognitoBackend(BaseBackend):
 
     def get_user_for_token(self, token: VerifiedToken, *, version: int = -1) -> Any:
         """The local user of ``token``, from the cache when nothing changed, else from the database."""
-        fingerprint = _fingerprint(token)
         entry = user_cache.get(token.sub, version)
-        if entry is not None and entry.fingerprint == fingerprint:
+        if entry is not None and (entry.token is token or entry.fingerprint == _fingerprint(token)):
+            entry.token = token
             user = entry.user
             now = time.monotonic()
             if now - entry.last_seen_written > float(cognito_settings.LAST_SEEN_INTERVAL):
@@ -172,7 +210,8 @@ class CognitoBackend(BaseBackend):
                 self.touch_last_seen(token)
             if not self.user_can_authenticate(user):
                 raise UserInactive()
-            return copy.copy(user)  # each request its own instance; attributes set on it stay in the request
+            return _clone(user)  # each request its own instance; attributes set on it stay in the request
+        fingerprint = _fingerprint(token)
         identity = CognitoIdentity.objects.select_related("user").filter(sub=token.sub).first()
         if identity is None:
             user = self.get_or_create_user(token)
@@ -188,10 +227,11 @@ class CognitoBackend(BaseBackend):
                 )
         if not self.user_can_authenticate(user):
             raise UserInactive()
-        self.touch_last_seen(token)
+        if _last_seen_due(token.sub):
+            self.touch_last_seen(token)
         # The version read before our own writes: our writes bump it, so the next request reloads once.
         user_cache.put(token.sub, _CachedUser(user, version, fingerprint, time.monotonic(), time.monotonic()))
-        return copy.copy(user)
+        return _clone(user)
 
     def get_user(self, user_id: Any) -> User | None:
         """Session support: Django's ``login()`` stores the backend and reloads users through it."""

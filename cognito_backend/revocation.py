@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.dispatch import Signal, receiver
@@ -56,12 +57,23 @@ USER_VERSION_PREFIX = "cognito_backend:uver:"
 tokens_revoked = Signal()
 
 
+_shared_cache: bool | None = None
+
+
 def _is_shared_cache() -> bool:
-    """Whether every process reads the same Django cache (Redis, Memcached, database, files)."""
-    configured = cognito_settings.SHARED_CACHE
-    if configured is not None:
-        return bool(configured)
-    return not type(caches["default"]).__module__.endswith(("locmem", "dummy"))
+    """Whether every process reads the same Django cache (Redis, Memcached, database, files). Decided once per
+    configuration: looking the cache up costs more than the rest of a cached authentication."""
+    global _shared_cache
+    shared = _shared_cache
+    if shared is None:
+        configured = cognito_settings.SHARED_CACHE
+        if configured is not None:
+            shared = bool(configured)
+        else:
+            backend = str((getattr(settings, "CACHES", {}) or {}).get("default", {}).get("BACKEND", ""))
+            shared = not backend.endswith(("LocMemCache", "DummyCache"))
+        _shared_cache = shared
+    return shared
 
 
 def _sub_of(user_or_sub: AbstractBaseUser | str) -> str:
@@ -158,15 +170,17 @@ class RevocationState:
 
 def state_for(token: VerifiedToken) -> RevocationState:
     """What is recorded against ``token``'s user and family: one cache round trip when the cache is shared."""
-    sub_key = SUB_PREFIX + token.sub
-    family_key = FAMILY_PREFIX + _digest(token.origin_jti) if token.origin_jti else ""
-    version_key = USER_VERSION_PREFIX + token.sub
-    if _is_shared_cache():
+    shared = _is_shared_cache()
+    if shared:
         memo_key = (token.sub, token.origin_jti)
         remembered = bus.get(memo_key)
         if remembered is not None:
             return remembered  # type: ignore[no-any-return]
         generation = bus.generation()
+    sub_key = SUB_PREFIX + token.sub
+    family_key = FAMILY_PREFIX + _digest(token.origin_jti) if token.origin_jti else ""
+    version_key = USER_VERSION_PREFIX + token.sub
+    if shared:
         keys = [sub_key, version_key] + ([family_key] if family_key else [])
         try:
             found = cache.get_many(keys)
@@ -323,7 +337,9 @@ def _ask_cognito(token: VerifiedToken) -> bool | None:
 
 @receiver(setting_changed)
 def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    global _shared_cache
     if setting in {"COGNITO", "CACHES"}:
+        _shared_cache = None
         with _online_lock:
             _online_memo.clear()
         bus.stop()
