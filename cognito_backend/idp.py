@@ -139,7 +139,9 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
 def _client_id() -> str:
     client_id = str(cognito_settings.APP_CLIENT_ID or "")
     if not client_id:
-        raise exc.ConfigurationError("COGNITO_APP_CLIENT_ID is not set.")
+        # An operator's mistake (manage.py check names it), answered as the service being unavailable: a 503.
+        logger.error("COGNITO_APP_CLIENT_ID is not set")
+        raise exc.ServiceUnavailable("The identity service is not configured.")
     return client_id
 
 
