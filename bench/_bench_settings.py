@@ -14,6 +14,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ["BENCH_DB"],
+        # Persistent connections, as a production deployment would configure (DATABASE_CONN_MAX_AGE).
+        "CONN_MAX_AGE": 600,
         "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"},
     }
 }
