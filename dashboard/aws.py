@@ -7,7 +7,8 @@ would run the function a second time.
 Caller credentials: ``get_client`` has no parameter for credentials, so a client is built here with the
 seam's own configuration (endpoint, region, timeouts, retries off) copied from the seam's client, and the
 caller's temporary keys. It is built from one boto3 session kept here (``caller_session()``): handlers
-registered on that session's events reach every client built afterwards, which is how tests inject faults.
+registered on that session's events reach every client built afterwards (clients are kept per key until
+``reset()``), which is how tests inject faults.
 The credentials come from ``cognito_backend.idp.identity_credentials`` (GetId + GetCredentialsForIdentity with
 the caller's id token) and are reused, in this process, until shortly before they expire.
 """
@@ -35,6 +36,7 @@ from .conf import dashboard_settings
 _lock = threading.Lock()
 _session: boto3.session.Session | None = None
 _credentials: OrderedDict[str, CallerCredentials] = OrderedDict()
+_caller_clients: OrderedDict[tuple[str, str, float], Any] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,19 @@ def caller_session() -> boto3.session.Session:
 
 
 def caller_client(function_timeout: float, credentials: CallerCredentials) -> Any:
-    """A Lambda client signing with the caller's keys, configured like the seam's (retries off)."""
+    """A Lambda client signing with the caller's keys, configured like the seam's (retries off).
+
+    Kept (bounded) per key and timeout while the keys are reused, since building a client costs milliseconds.
+    """
     template = server_client(function_timeout)
+    key = (credentials.access_key_id, credentials.session_token, read_timeout_for(function_timeout))
     session = caller_session()
     with _lock:  # boto3 sessions are not safe for concurrent client creation
-        return session.client(
+        client = _caller_clients.get(key)
+        if client is not None:
+            _caller_clients.move_to_end(key)
+            return client
+        client = session.client(
             "lambda",
             region_name=template.meta.region_name,
             endpoint_url=template.meta.endpoint_url,
@@ -98,6 +108,10 @@ def caller_client(function_timeout: float, credentials: CallerCredentials) -> An
             aws_secret_access_key=credentials.secret_key,
             aws_session_token=credentials.session_token,
         )
+        _caller_clients[key] = client
+        while len(_caller_clients) > int(dashboard_settings.CREDENTIALS_CACHE_SIZE):
+            _caller_clients.popitem(last=False)
+        return client
 
 
 def _expiry(value: Any) -> float:
@@ -141,6 +155,7 @@ def reset() -> None:
     global _session
     with _lock:
         _credentials.clear()
+        _caller_clients.clear()
         _session = None
 
 

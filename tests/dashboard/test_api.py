@@ -241,3 +241,27 @@ def test_openapi_schema_describes_the_dashboard_endpoints(api: Any) -> None:
         assert path in paths
     responses = paths["/api/lambdas/{name}/invoke/"]["post"]["responses"]
     assert {"200", "202", "400", "403", "404", "413", "429", "502", "503", "504"} <= set(responses)
+
+
+def test_caller_credentials_are_reused_until_they_near_expiry(
+    api: Any, cognito_user: Any, registry: dict[str, Any], identity_pool: str
+) -> None:
+    from cognito_backend.clients import get_client
+
+    registry["auth"].credentials = "caller"
+    registry["auth"].save()
+    calls: list[str] = []
+
+    def count(request: Any, event_name: str, **kwargs: Any) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])  # records only; the stand-in answers
+
+    events = get_client("cognito-identity").meta.events
+    events.register("before-send.cognito-identity.*", count)
+    try:
+        client = bearer(api, cognito_user.tokens.id_token)
+        assert invoke(client, "auth", "{}").status_code == 200
+        assert invoke(client, "auth", "{}").status_code == 200
+    finally:
+        events.unregister("before-send.cognito-identity.*", count)
+    assert calls == ["GetId", "GetCredentialsForIdentity"]
+    assert len({row.identity_id for row in Invocation.objects.all()}) == 1
