@@ -131,6 +131,9 @@ class ChallengeRequest(serializers.Serializer[Any]):
         help_text="SOFTWARE_TOKEN_MFA / SMS_MFA: the code from the authenticator or the SMS.",
     )
     new_password = _password_field(required=False, help_text="NEW_PASSWORD_REQUIRED: the password to set.")
+    mfa_type = serializers.ChoiceField(
+        choices=["SOFTWARE_TOKEN_MFA", "SMS_MFA"], required=False, help_text="SELECT_MFA_TYPE: the MFA to use."
+    )
 
 
 class SessionRequest(serializers.Serializer[Any]):
@@ -236,7 +239,8 @@ class SignInResponse(serializers.Serializer[Any]):
     """Either tokens (``challenge`` is null) or a challenge to answer (``tokens`` is null)."""
 
     challenge = serializers.ChoiceField(
-        choices=["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SETUP"], allow_null=True
+        choices=["NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SETUP", "SELECT_MFA_TYPE"],
+        allow_null=True,
     )
     session = serializers.CharField(allow_null=True, help_text="Send back unchanged with the answer.")
     parameters = serializers.DictField(allow_null=True)

@@ -28,7 +28,8 @@ from . import conf
 
 logger = logging.getLogger(__name__)
 
-CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SETUP")
+CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SETUP", "SELECT_MFA_TYPE")
+MFA_TYPES = ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
 _SESSION_SALT = "accounts.challenge-session"
 _POLICY_CACHE_KEY = "accounts:password-policy:{pool}"
 _SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
@@ -147,6 +148,8 @@ def _result(answer: Mapping[str, Any], username: str) -> SignInResult:
     if name == "MFA_SETUP":
         raw = params.get("MFAS_CAN_SETUP") or []
         public["mfas_can_setup"] = _as_list(raw)
+    if name == "SELECT_MFA_TYPE":
+        public["mfas_can_choose"] = _as_list(params.get("MFAS_CAN_CHOOSE") or [])
     if name == "SMS_MFA" and params.get("CODE_DELIVERY_DESTINATION"):
         public["destination"] = str(params["CODE_DELIVERY_DESTINATION"])
     if name == "NEW_PASSWORD_REQUIRED" and params.get("requiredAttributes"):
@@ -318,10 +321,15 @@ def _sign_in_resolving(username: str, password: str) -> SignInResult:
 
 
 def _sign_in(username: str, password: str) -> SignInResult:
-    if conf.auth_flow() == "USER_SRP_AUTH":
-        answer = idp.initiate_srp_auth(username, password)
-    else:
-        answer = idp.initiate_auth(username, password)
+    try:
+        if conf.auth_flow() == "USER_SRP_AUTH":
+            answer = idp.initiate_srp_auth(username, password)
+        else:
+            answer = idp.initiate_auth(username, password)
+    except (exc.InvalidPassword, exc.NotAuthorized) as error:
+        # Always the same words: Cognito's own message differs between causes (and cognito-local answers a wrong
+        # password with InvalidPasswordException), which would tell an unknown user from a wrong password.
+        raise exc.NotAuthorized() from error
     result = _result(answer, username)
     logger.info("sign-in of %s: %s", username, "tokens" if isinstance(result, Tokens) else result.name)
     return result
@@ -345,10 +353,16 @@ def _username_for_email(identifier: str) -> str | None:
     return str(verified[0]["Username"])
 
 
-def respond_to_challenge(session: str, *, code: str | None = None, new_password: str | None = None) -> SignInResult:
-    """Answer the challenge sealed in ``session`` with an MFA code or a new password."""
+def respond_to_challenge(
+    session: str, *, code: str | None = None, new_password: str | None = None, mfa_type: str | None = None
+) -> SignInResult:
+    """Answer the challenge sealed in ``session``: a new password, an MFA code, or the MFA type to use."""
     challenge, cognito_session, username = open_session(session)
-    if challenge == "NEW_PASSWORD_REQUIRED":
+    if challenge == "SELECT_MFA_TYPE":
+        if mfa_type not in MFA_TYPES:
+            raise exc.InvalidParameter("Choose SOFTWARE_TOKEN_MFA or SMS_MFA.", field="mfa_type")
+        responses = {"ANSWER": str(mfa_type)}
+    elif challenge == "NEW_PASSWORD_REQUIRED":
         if not new_password:
             raise exc.InvalidParameter("A new password is required.", field="new_password")
         check_password(new_password, "new_password")

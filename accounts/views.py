@@ -175,7 +175,8 @@ class SignInView(PublicView):
         tags=[TAG],
         summary="Sign in",
         description="Sign in with username (or email) and password. Answers tokens, or a challenge "
-        "(`NEW_PASSWORD_REQUIRED`, `SOFTWARE_TOKEN_MFA`, `SMS_MFA`, `MFA_SETUP`) with an opaque `session` to send "
+        "(`NEW_PASSWORD_REQUIRED`, `SOFTWARE_TOKEN_MFA`, `SMS_MFA`, `MFA_SETUP`, `SELECT_MFA_TYPE`) with an opaque "
+        "`session` to send "
         "to `sign-in/challenge/` (or `sign-in/mfa-setup/`). An unknown user and a wrong password get the same "
         "401. Throttled per IP and per username.",
         request=s.SignInRequest,
@@ -193,14 +194,14 @@ class ChallengeView(PublicView):
         tags=[TAG],
         summary="Answer a sign-in challenge",
         description="`NEW_PASSWORD_REQUIRED`: send `new_password`. `SOFTWARE_TOKEN_MFA` / `SMS_MFA`: send `code`. "
-        "Answers tokens or the next challenge.",
+        "`SELECT_MFA_TYPE`: send `mfa_type`. Answers tokens or the next challenge.",
         request=s.ChallengeRequest,
         responses=_responses(s.SignInResponse, 400, 403, _401=E401_SESSION),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.ChallengeRequest, request)
         result = services.respond_to_challenge(
-            data["session"], code=data.get("code"), new_password=data.get("new_password")
+            data["session"], code=data.get("code"), new_password=data.get("new_password"), mfa_type=data.get("mfa_type")
         )
         return Response(_sign_in_body(result))
 

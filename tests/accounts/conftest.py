@@ -139,6 +139,22 @@ class LocalPool:
         )
         return dict(answer["AuthenticationResult"])
 
+    def sign_in_with_totp(self, username: str, secret: str, password: str = DEFAULT_PASSWORD) -> str:
+        """An access token of a user whose sign-in asks for a TOTP code (answered from ``secret``)."""
+        answer = self.idp.initiate_auth(
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        if answer.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
+            answer = self.idp.respond_to_auth_challenge(
+                ClientId=self.client_id,
+                ChallengeName="SOFTWARE_TOKEN_MFA",
+                Session=answer["Session"],
+                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": totp_now(secret)},
+            )
+        return str(answer["AuthenticationResult"]["AccessToken"])
+
 
 @pytest.fixture
 def local_pool(cognito_local: CognitoLocal, settings: Any, aws: str) -> LocalPool:
@@ -152,6 +168,7 @@ def local_pool(cognito_local: CognitoLocal, settings: Any, aws: str) -> LocalPoo
         Policies={"PasswordPolicy": PASSWORD_POLICY},
         AutoVerifiedAttributes=["email"],
         Schema=[{"Name": "telnum", "AttributeDataType": "String", "Mutable": True}],
+        MfaConfiguration="OPTIONAL",
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(UserPoolId=pool_id, ClientName="web")["UserPoolClient"]["ClientId"]
     settings.COGNITO = {
