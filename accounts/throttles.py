@@ -1,7 +1,8 @@
 """Rate limits on the endpoints an attacker would hammer: per client IP and per username named in the request.
 
 A view names its ``throttle_scope`` (``sign_in``, ``sign_up``, ``confirm``, ``forgot_password``); the IP
-throttle uses that scope's rate, the username throttle ``<scope>_username``. Rates come from
+throttle uses that scope's rate, the username throttle ``<scope>_username`` (the user of a challenge answer is
+read from its sealed session, so MFA codes cannot be guessed faster by rotating IPs). Rates come from
 ``COGNITO["THROTTLE_RATES"]`` (see ``accounts/conf.py``). The username is hashed into the cache key, never stored.
 """
 
@@ -54,6 +55,23 @@ class UsernameThrottle(_ScopedThrottle):
         data: Any = request.data
         username = data.get("username") if isinstance(data, Mapping) else None
         if not isinstance(username, str) or not username.strip():
+            username = _username_in_session(data)
+        if not isinstance(username, str) or not username.strip():
             return None
         digest = hashlib.sha256(username.strip().casefold().encode("utf-8", "replace")).hexdigest()[:32]
         return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+def _username_in_session(data: Any) -> str | None:
+    """A challenge answer names its user only inside the sealed session: MFA codes are limited per user too."""
+    session = data.get("session") if isinstance(data, Mapping) else None
+    if not isinstance(session, str) or not session:
+        return None
+    from cognito_backend.exceptions import SessionExpired
+
+    from .services import open_session
+
+    try:
+        return open_session(session)[2]
+    except SessionExpired:
+        return None

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from tests.accounts.conftest import Faults, bearer
 from tests.conftest import DEFAULT_PASSWORD, CognitoUser, UserPool, free_port
 
+URL_CHALLENGE = "/api/auth/sign-in/challenge/"
 PUBLIC_CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("InitiateAuth", "/api/auth/sign-in/", {"username": "alice", "password": DEFAULT_PASSWORD}),
     ("SignUp", "/api/auth/sign-up/", {"username": "bob", "password": DEFAULT_PASSWORD, "email": "b@example.com"}),
@@ -150,3 +151,16 @@ def test_the_username_limit_ignores_case(api: APIClient, tight_limits: None) -> 
         "/api/auth/sign-in/", {"username": "aLiCe", "password": "x"}, format="json", REMOTE_ADDR="10.0.3.9"
     )
     assert response.status_code == 429
+
+
+def test_challenge_answers_are_limited_per_user_across_ips(
+    api: APIClient, cognito: Any, user_pool: UserPool, tight_limits: None
+) -> None:
+    from accounts.services import seal_session
+
+    session = seal_session("SOFTWARE_TOKEN_MFA", "cognito-session", "alice")
+    answers = [
+        api.post(URL_CHALLENGE, {"session": session, "code": "000000"}, format="json", REMOTE_ADDR=f"10.0.4.{i}")
+        for i in range(4)
+    ]
+    assert answers[3].status_code == 429
