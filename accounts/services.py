@@ -9,6 +9,7 @@ name and the user it is for: the client carries it back opaquely and cannot poin
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -16,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 
 from cognito_backend import exceptions as exc
-from cognito_backend import idp
+from cognito_backend import idp, revocation
+from cognito_backend.conf import cognito_settings
+from cognito_backend.models import CognitoIdentity
+from cognito_backend.tokens import verify_token
 
 from . import conf
 
@@ -162,8 +165,6 @@ def _as_list(raw: Any) -> list[str]:
         return [str(item) for item in raw]
     text = str(raw).strip()
     if text.startswith("["):
-        import json
-
         try:
             return [str(item) for item in json.loads(text)]
         except ValueError:
@@ -173,8 +174,6 @@ def _as_list(raw: Any) -> list[str]:
 
 def password_policy() -> dict[str, Any]:
     """The pool's password policy, cached for five minutes; empty when it cannot be read."""
-    from cognito_backend.conf import cognito_settings
-
     key = _POLICY_CACHE_KEY.format(pool=cognito_settings.USER_POOL_ID)
     policy = cache.get(key)
     if policy is None:
@@ -208,7 +207,8 @@ def check_password(password: str, field_name: str = "password") -> None:
 
     Cognito checks again (the policy may be unreadable here); its refusal is explained the same way.
     """
-    problems = password_problems(password, password_policy()) if password_policy() else []
+    policy = password_policy()
+    problems = password_problems(password, policy) if policy else []
     if problems:
         raise exc.InvalidPassword(
             f"The password does not meet the password policy; it needs {', '.join(problems)}.", field=field_name
@@ -472,6 +472,10 @@ def confirm_forgot_password(username: str, code: str, new_password: str) -> None
         # As if the code were wrong: the answer must not tell whether the user exists.
         raise exc.CodeMismatch(field="code") from error
     logger.info("password reset for %s", username)
+    # Whoever held the old password must not keep a session: the user's tokens are refused here from now on.
+    link = CognitoIdentity.objects.filter(username=username, pool_id=str(cognito_settings.USER_POOL_ID)).first()
+    if link is not None:
+        revocation.revoke_user_tokens(link.sub, reason="password_reset")
 
 
 def change_password(access_token: str, old_password: str, new_password: str) -> None:
@@ -544,14 +548,8 @@ def delete_account(access_token: str, sub: str | None) -> None:
 
 
 def _local_user(sub: str) -> Any:
-    try:
-        from cognito_backend.models import CognitoIdentity
-    except ImportError:  # pragma: no cover - the model ships with cognito_backend
-        return None
     link = CognitoIdentity.objects.select_related("user").filter(sub=sub).first()
-    if link is not None:
-        return link.user
-    return get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: sub}).first()
+    return link.user if link is not None else None
 
 
 # --- MFA for a signed-in user ------------------------------------------------------------------------------
@@ -593,8 +591,7 @@ def sign_out(refresh_token: str, claims: Mapping[str, Any] | None = None) -> Non
             raise exc.InvalidParameter("This is not a refresh token.", field="refresh_token") from error
         raise
     origin_jti = str((claims or {}).get("origin_jti") or "")
-    revocation = _revocation()
-    if origin_jti and revocation is not None:
+    if origin_jti:
         revocation.revoke_token_family(origin_jti, sub=str((claims or {}).get("sub") or ""), reason="sign_out")
 
 
@@ -604,23 +601,10 @@ def global_sign_out(access_token: str, claims: Mapping[str, Any] | None = None) 
     _revoke_user(claims or {}, "global_sign_out")
 
 
-def _revocation() -> Any:
-    """``cognito_backend.revocation`` (imported late: it is optional for this app's services)."""
-    try:
-        return importlib.import_module("cognito_backend.revocation")
-    except ImportError:
-        return None
-
-
 def _revoke_user(claims: Mapping[str, Any], reason: str) -> None:
     sub = claims.get("sub")
-    if not sub:
-        return
-    revocation = _revocation()
-    if revocation is None:
-        logger.warning("no revocation service: tokens of %s stay valid here until they expire", sub)
-        return
-    revocation.revoke_user_tokens(str(sub), reason=reason)
+    if sub:
+        revocation.revoke_user_tokens(str(sub), reason=reason)
 
 
 # --- identity pool ------------------------------------------------------------------------------------------
@@ -632,12 +616,9 @@ def identity_credentials(id_token: str, sub: str | None = None) -> IdentityCrede
     The id token is verified here first, and must be the signed-in user's (``sub``): the identity pool would
     otherwise hand out credentials for whoever's id token the caller holds.
     """
-    from cognito_backend.exceptions import TokenError
-    from cognito_backend.tokens import verify_token
-
     try:
         verified = verify_token(id_token, token_use=["id"])
-    except TokenError as error:
+    except exc.TokenError as error:
         raise exc.InvalidParameter(f"The id token is not valid: {error.detail}", field="id_token") from error
     if sub is not None and verified.sub != sub:
         raise exc.InvalidParameter("The id token is another user's.", field="id_token")

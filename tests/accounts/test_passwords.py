@@ -121,3 +121,15 @@ def test_change_password_needs_a_signed_in_user(api: APIClient, cognito_user: Co
     response = api.post(CHANGE, {"old_password": DEFAULT_PASSWORD, "new_password": NEW}, format="json")
     assert response.status_code == 401
     assert "WWW-Authenticate" in response
+
+
+def test_a_password_reset_ends_the_sessions_held_with_the_old_password(
+    api: APIClient, cognito_user: CognitoUser
+) -> None:
+    bearer(api, cognito_user.tokens.access_token)
+    assert api.get("/api/auth/me/").status_code == 200
+    api.credentials()
+    api.post(FORGOT, {"username": "alice"}, format="json")
+    assert api.post(RESET, {"username": "alice", "code": "1", "new_password": NEW}, format="json").status_code == 200
+    bearer(api, cognito_user.tokens.access_token)
+    assert api.get("/api/auth/me/").status_code == 401
