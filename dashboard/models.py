@@ -92,12 +92,10 @@ class LambdaFunction(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def allows(self, group_names: frozenset[str], *, is_superuser: bool = False) -> bool:
-        """Whether a caller in ``group_names`` may call it (uses a prefetched ``allowed_groups`` when there)."""
-        if is_superuser:
-            return True
-        allowed = {group.name for group in self.allowed_groups.all()}
-        return not allowed or bool(allowed & group_names)
+    @property
+    def allowed_group_names(self) -> frozenset[str]:
+        """Uses a prefetched ``allowed_groups`` when there is one."""
+        return frozenset(group.name for group in self.allowed_groups.all())
 
 
 class Invocation(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db.models import QuerySet
@@ -14,12 +15,20 @@ from .models import Invocation, LambdaFunction
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the Django user, the group names that grant access, and an id token when there is one."""
+    """Who is calling: the Django user, the Cognito groups of the token, and an id token when there is one."""
 
     user: Any
-    groups: frozenset[str] = frozenset()
+    token_groups: frozenset[str] = frozenset()
     # The raw Cognito id token (for identity-pool credentials); never logged, never stored.
     id_token: str = field(default="", repr=False)
+
+    @cached_property
+    def groups(self) -> frozenset[str]:
+        """The token's groups and the user's Django groups, by name (looked up only when a check needs them)."""
+        names = set(self.token_groups)
+        if getattr(self.user, "pk", None):
+            names.update(self.user.groups.values_list("name", flat=True))
+        return frozenset(names)
 
     @property
     def is_staff(self) -> bool:
@@ -35,14 +44,22 @@ class Caller:
 
 
 def caller_for(user: Any, token: Any = None) -> Caller:
-    """The caller behind a request: Django group names plus the Cognito token's groups."""
-    groups = set(user.groups.values_list("name", flat=True)) if getattr(user, "pk", None) else set()
+    """The caller behind a request: the user, and the Cognito token's groups and raw id token when there is one."""
+    token_groups: frozenset[str] = frozenset()
     id_token = ""
     if token is not None:
-        groups.update(str(g) for g in getattr(token, "groups", ()) or ())
+        token_groups = frozenset(str(g) for g in getattr(token, "groups", ()) or ())
         if getattr(token, "token_use", "") == "id":
             id_token = str(getattr(token, "raw", "") or "")
-    return Caller(user=user, groups=frozenset(groups), id_token=id_token)
+    return Caller(user=user, token_groups=token_groups, id_token=id_token)
+
+
+def may_call(caller: Caller, function: LambdaFunction) -> bool:
+    """Superusers may call everything; otherwise no allowed groups means everyone, else one must match."""
+    if caller.is_superuser:
+        return True
+    allowed = function.allowed_group_names
+    return not allowed or bool(allowed & caller.groups)
 
 
 def enabled_functions() -> QuerySet[LambdaFunction]:
@@ -51,7 +68,7 @@ def enabled_functions() -> QuerySet[LambdaFunction]:
 
 def functions_for(caller: Caller) -> list[LambdaFunction]:
     """The enabled functions ``caller`` may call, in display order."""
-    return [f for f in enabled_functions() if f.allows(caller.groups, is_superuser=caller.is_superuser)]
+    return [f for f in enabled_functions() if may_call(caller, f)]
 
 
 def function_by_name(name: str) -> LambdaFunction:
@@ -64,7 +81,7 @@ def function_by_name(name: str) -> LambdaFunction:
 
 def function_for(caller: Caller, name: str) -> LambdaFunction:
     function = function_by_name(name)
-    if not function.allows(caller.groups, is_superuser=caller.is_superuser):
+    if not may_call(caller, function):
         raise FunctionForbidden(f"You may not call {function.name!r}.")
     return function
 

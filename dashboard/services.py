@@ -110,7 +110,7 @@ def invoke(caller: Caller, name: str, raw: RawPayload) -> InvocationResult:
         record.aws_function_name = function.function_name
         record.invocation_type = function.invocation_type
         record.credentials = function.credentials
-        if not function.allows(caller.groups, is_superuser=caller.is_superuser):
+        if not selectors.may_call(caller, function):
             raise FunctionForbidden(f"You may not call {function.name!r}.")
         payload = check_payload(function, raw)
         record.payload = payloads.stored_form(payload, raw.size)
@@ -181,6 +181,7 @@ def _call(function: LambdaFunction, caller: Caller, data: bytes, record: Invocat
         )
         body = response["Payload"].read() if "Payload" in response else b""
     except ClientError as exc:
+        record.aws_request_id = str(exc.response.get("ResponseMetadata", {}).get("RequestId", ""))[:64]
         raise _from_client_error(exc, function) from exc
     except ReadTimeoutError as exc:
         raise LambdaTimeout(

@@ -228,7 +228,8 @@ def test_throttling_is_429_with_retry_after(alice: Any, registry: dict[str, Any]
     assert response["Retry-After"] == "7"
     assert response.json()["code"] == "throttled"
     assert len(lambda_faults.requests) == 1  # retries are off: throttling is not retried either
-    assert only_invocation().status == "throttled"
+    row = only_invocation()
+    assert (row.status, row.aws_request_id) == ("throttled", "r-1")
 
 
 def test_lambda_service_error_is_503_with_retry_after(alice: Any, registry: dict[str, Any], lambda_faults: Any) -> None:
@@ -351,3 +352,20 @@ def test_session_user_invokes_with_csrf_enforced(registry: dict[str, Any]) -> No
         "POST", "/api/lambdas/thing/invoke/", "{}", content_type="application/json", HTTP_X_CSRFTOKEN=token
     )
     assert response.status_code == 200, response.content
+
+
+def test_logs_hold_neither_the_payload_nor_the_token(
+    alice: Any, cognito_user: Any, caplog: Any, lambda_faults: Any, registry: dict[str, Any]
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    marker = "s3cr3t-payload-value"
+    invoke(alice, "thing", json.dumps({"action": "LIST", "note": marker}))
+    invoke(alice, "observation", json.dumps({"action": marker, "query": {}}))  # schema failure
+    lambda_faults.inject(registry["thing"], "function_error")
+    invoke(alice, "thing", json.dumps({"note": marker}))
+    assert Invocation.objects.count() == 3
+    assert marker not in caplog.text
+    assert cognito_user.tokens.access_token not in caplog.text
+    assert "lambda invocation" in caplog.text
