@@ -28,13 +28,21 @@ class TokenBucket:
     The burst is one second's worth at most, so the average over any window stays at or under ``rate``.
     """
 
-    def __init__(self, rate: float, *, burst: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.configured_rate = float(rate)
         self.rate = float(rate)
         self.capacity = max(1.0, float(burst if burst is not None else min(rate, 5.0)))
         self._clock = clock
+        self._sleep = sleep
         self._tokens = 1.0
         self._last = clock()
         self._lock = threading.Lock()
@@ -52,11 +60,11 @@ class TokenBucket:
             with self._lock:
                 now = self._clock()
                 self._refill(now)
-                if self._tokens >= 1.0:
+                if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
                     return
                 wait = (1.0 - self._tokens) / self.rate
-            time.sleep(wait)
+            self._sleep(wait)
 
     def throttled(self, pause: float = 1.0) -> None:
         """Cognito said slow down: halve the rate and drain the bucket so every worker waits."""
