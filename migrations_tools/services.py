@@ -74,6 +74,8 @@ class RunOptions:
     update_rate: float | None = None
     workers: int | None = None
     pool_id: str = ""
+    # Ask the pool (AdminGetUser) before every AdminCreateUser, not only for users an earlier run attempted.
+    lookup_first: bool = False
 
     def resolved(self) -> RunOptions:
         return RunOptions(
@@ -84,6 +86,7 @@ class RunOptions:
             update_rate=float(self.update_rate or migration_settings.UPDATE_RATE),
             workers=max(1, int(self.workers or migration_settings.WORKERS)),
             pool_id=self.pool_id or str(cognito_settings.USER_POOL_ID or ""),
+            lookup_first=self.lookup_first,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -385,7 +388,8 @@ class Migrator:
             return self._dry_run(user, mapped)
         previous_attempts = self._begin(user)
         try:
-            record, outcome = self._create_or_find(mapped, look_first=previous_attempts > 0)
+            look_first = previous_attempts > 0 or self.options.lookup_first
+            record, outcome = self._create_or_find(mapped, look_first=look_first)
             sub = idp_admin.attributes_to_dict(record.get("Attributes") or record.get("UserAttributes")).get("sub")
             if not sub:
                 raise _Conflict("no_sub", "Cognito returned no sub for the user")

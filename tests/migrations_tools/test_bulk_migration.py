@@ -304,3 +304,28 @@ def test_a_failing_report_stops_the_run_with_the_error_instead_of_hanging(
         Migrator(RunOptions(workers=2), on_result=broken_report).run()
 
     assert MigrationRun.objects.get().status == "interrupted"
+
+
+def test_lookup_first_asks_the_pool_before_creating_and_links_without_a_create_call(
+    migration_pool: UserPool, cognito: CognitoFactory, make_user: Any, tmp_path: Path
+) -> None:
+    from cognito_backend.clients import get_client
+
+    olga = make_user("olga")
+    make_user("pete")
+    existing = cognito.create_user(migration_pool, "olga", email="olga@example.com", sign_in=False)
+    creates: list[str] = []
+
+    def count_create(params: dict[str, Any], **kwargs: Any) -> None:
+        creates.append(params["Username"])
+
+    get_client("cognito-idp").meta.events.register("provide-client-params.cognito-idp.AdminCreateUser", count_create)
+
+    output, _ = migrate(tmp_path, "--lookup-first")
+
+    assert "created: 1, linked: 1" in output
+    assert creates == ["pete"]
+    assert CognitoIdentity.objects.get(user=olga).sub == existing.sub
+    found = idp_admin.find_user_by_username("olga", pool_id=migration_pool.pool_id)
+    assert found is not None and idp_admin.attributes_to_dict(found["Attributes"])["sub"] == existing.sub
+    assert idp_admin.find_user_by_username("nobody", pool_id=migration_pool.pool_id) is None

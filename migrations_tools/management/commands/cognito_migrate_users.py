@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,12 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, help="AdminCreateUser calls per second (default: setting RATE)")
         parser.add_argument("--workers", type=int, help="concurrent workers (default: setting WORKERS)")
         parser.add_argument("--pool-id", default="", help="user pool id (default: COGNITO_USER_POOL_ID)")
+        parser.add_argument(
+            "--lookup-first",
+            action="store_true",
+            help="AdminGetUser before every AdminCreateUser (default: only for users an earlier run attempted; "
+            "AdminCreateUser itself refuses an existing username, which is then linked)",
+        )
         parser.add_argument("--report", type=Path, help="report file of skipped and failed users (.csv or .json)")
         parser.add_argument("--report-format", choices=["csv", "json"], help="report format (default: by extension)")
         parser.add_argument("--progress-interval", type=float, default=10.0, help="seconds between plain lines")
@@ -77,6 +84,7 @@ class Command(BaseCommand):
             rate=opts["rate"],
             workers=opts["workers"],
             pool_id=opts["pool_id"],
+            lookup_first=opts["lookup_first"],
         )
         stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%S")
         report_path: Path = opts["report"] or Path(
@@ -100,7 +108,9 @@ class Command(BaseCommand):
                 last_saved[0] = time.monotonic()
                 migrator.save_progress()
 
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        # SIGTERM stops the run like Ctrl-C (in-flight users finish, the run is marked interrupted).
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt) if on_main_thread else None
         started = time.monotonic()
         interrupted = False
         try:
@@ -121,7 +131,8 @@ class Command(BaseCommand):
         except CognitoError as error:
             raise CommandError(f"cannot start: {error.code}: {error.detail}") from error
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous)
             if progress is not None:
                 progress.close()
             report.close()
