@@ -5,7 +5,8 @@
 Everything runs on loopback, in one run, on this machine:
 
 - a moto server (``moto_server``, Lambda without Docker: Invoke echoes the payload) with ``ThingLambda``;
-- the site under gunicorn (1 worker, ``--clients`` threads) with the function registered, on SQLite;
+- the site under gunicorn (1 worker, ``--clients`` threads, persistent database connections) with the function
+  registered, on SQLite;
 - (a) the baseline: boto3 ``invoke(FunctionName="ThingLambda")`` straight at moto, retries off;
 - (b) the endpoint: ``POST /api/lambdas/thing/invoke/`` with the same payload, signed in by session (+CSRF),
   which authenticates, checks access, parses and hashes the payload, invokes through boto3 and writes the audit
@@ -144,6 +145,7 @@ def main() -> None:
         "DJANGO_SECRET_KEY": os.urandom(24).hex(),
         "DJANGO_LOG_LEVEL": "WARNING",
         "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "DATABASE_CONN_MAX_AGE": "60",  # persistent connections, as production would configure
         "AWS_ENDPOINT_URL": moto_url,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",

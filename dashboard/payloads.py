@@ -113,12 +113,19 @@ def validation_problem(payload: Any, schema: Any) -> str | None:
     return failure[0] if failure else None
 
 
+def storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL's text and jsonb refuse."""
+    return text.replace("\x00", "\ufffd")
+
+
 def redact(value: Any, fields: frozenset[str]) -> Any:
     """A copy of ``value`` with every object member named in ``fields`` (lower-case) replaced, at any depth."""
     if isinstance(value, Mapping):
-        return {k: REDACTED if str(k).lower() in fields else redact(v, fields) for k, v in value.items()}
+        return {storable(str(k)): REDACTED if str(k).lower() in fields else redact(v, fields) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(item, fields) for item in value]
+    if isinstance(value, str):
+        return storable(value)
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -11,6 +12,9 @@ from django.db.models import QuerySet
 
 from .exceptions import FunctionForbidden, FunctionNotFound
 from .models import Invocation, LambdaFunction
+
+# What ``LambdaFunction.name`` (a SlugField of 64) can hold.
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ def functions_for(caller: Caller) -> list[LambdaFunction]:
 
 def function_by_name(name: str) -> LambdaFunction:
     """The enabled function called ``name``; a disabled one is as unknown as a missing one."""
+    if not _SLUG.fullmatch(name):  # not a name the registry can hold (nor one to put in a query: NUL ...)
+        raise FunctionNotFound(f"No function named {name[:64]!r}.")
     try:
         return enabled_functions().get(name=name)
     except LambdaFunction.DoesNotExist:

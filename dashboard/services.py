@@ -99,7 +99,7 @@ def invoke(caller: Caller, name: str, raw: RawPayload) -> InvocationResult:
     record = Invocation(
         user=caller.user if getattr(caller.user, "pk", None) else None,
         username=caller.username[:150],
-        function_key=name[:170],
+        function_key=payloads.storable(name[:170]),
         payload_size=raw.size,
         payload_sha256=payloads.sha256(raw.data) if raw.complete else "",
     )
@@ -290,8 +290,9 @@ def _finish(record: Invocation, status: str, http_status: int, *, error: Dashboa
     record.http_status = http_status
     if error is not None:
         record.error_code = error.code[:64]
-        record.error_type = str(error.extra.get("error_type", ""))[:128]
-        record.error_message = str(error.audit_message or error.extra.get("error_message") or error.detail)
+        record.error_type = payloads.storable(str(error.extra.get("error_type", ""))[:128])
+        message = str(error.audit_message or error.extra.get("error_message") or error.detail)
+        record.error_message = payloads.storable(message)
     record.save()
     logger.info(
         "lambda invocation %s of %s by %s: %s %s",

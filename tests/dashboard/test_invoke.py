@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from dashboard.models import Invocation
 from tests.conftest import free_port
 
-from .conftest import bearer
+from .conftest import bearer, lambda_response
 
 pytestmark = pytest.mark.django_db
 
@@ -369,3 +369,25 @@ def test_logs_hold_neither_the_payload_nor_the_token(
     assert marker not in caplog.text
     assert cognito_user.tokens.access_token not in caplog.text
     assert "lambda invocation" in caplog.text
+
+
+def test_nul_characters_never_stop_the_audit_row_from_being_written(
+    alice: Any, settings: Any, canned: Any, registry: dict[str, Any], lambda_faults: Any
+) -> None:
+    # PostgreSQL refuses NUL in text and jsonb: a hostile name, payload or error message must still be audited.
+    settings.DASHBOARD = {"STORE_PAYLOADS": True}
+    assert invoke(alice, "a%00b", "{}").status_code == 404
+    assert invoke(alice, "thing", json.dumps({"k\u0000": "v\u0000"})).status_code == 200
+    lambda_faults.inject(
+        registry["thing"],
+        lambda request: lambda_response(
+            200,
+            {"errorType": "Bad\u0000Type", "errorMessage": "nul \u0000 here"},
+            {"X-Amz-Function-Error": "Unhandled"},
+        ),
+    )
+    assert invoke(alice, "thing", "{}").status_code == 502
+    rows = list(Invocation.objects.order_by("id"))
+    assert [r.status for r in rows] == ["not_found", "succeeded", "function_error"]
+    assert rows[1].payload == {"k\ufffd": "v\ufffd"}
+    assert "\x00" not in rows[2].error_message + rows[2].error_type + rows[0].function_key
