@@ -13,6 +13,7 @@ validates the answers against the document.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +29,9 @@ from tests.conftest import DEFAULT_PASSWORD, CognitoUser
 SCOPES = [f"{s}{x}" for s in ("sign_in", "sign_up", "confirm", "forgot_password") for x in ("", "_username")]
 
 
+@functools.cache
 def _document() -> dict[str, Any]:
+    """Generated once per run: the document does not depend on the per-test pool."""
     client = APIClient()
     response = client.get("/api/schema/?format=json")
     assert response.status_code == 200
@@ -70,7 +73,7 @@ def _to_json_schema(node: Any, components: dict[str, Any]) -> Any:
 @pytest.fixture
 def document(settings: Any) -> dict[str, Any]:
     settings.COGNITO = {**settings.COGNITO, "THROTTLE_RATES": dict.fromkeys(SCOPES, "100000/min")}
-    return _document()
+    return copy.deepcopy(_document())
 
 
 def _check(document: dict[str, Any], path: str, method: str, response: Any) -> None:
