@@ -80,6 +80,15 @@ class PayloadTooLarge(InvalidPayload):
     status_code = 413
 
 
+class FunctionMisconfigured(DashboardError):
+    """The registry entry is broken (e.g. a schema written around the admin's checks): an operator must fix it."""
+
+    code = "function_misconfigured"
+    default_detail = "This function is not configured correctly; an administrator must fix it."
+    status_code = 500
+    audit_status = "error"
+
+
 class FunctionFailed(DashboardError):
     """The function ran and raised (Lambda's ``FunctionError``)."""
 

@@ -80,6 +80,12 @@ def schema_problem(schema: Any) -> str | None:
     """Why ``schema`` is not a usable JSON Schema, or None."""
     if not isinstance(schema, (Mapping, bool)):
         return "A JSON Schema is an object (or true/false)."
+    return _schema_problem(_schema_key(schema))
+
+
+@lru_cache(maxsize=256)
+def _schema_problem(schema_text: str) -> str | None:
+    schema = json.loads(schema_text)
     try:
         validators.validator_for(schema).check_schema(cast(Any, schema))
     except schema_exceptions.SchemaError as exc:

@@ -35,6 +35,7 @@ from .exceptions import (
     DashboardError,
     FunctionFailed,
     FunctionForbidden,
+    FunctionMisconfigured,
     IdentityTokenRequired,
     InvalidPayload,
     LambdaError,
@@ -142,6 +143,10 @@ def check_payload(function: LambdaFunction, raw: RawPayload) -> Any:
     except payloads.PayloadError as exc:
         raise InvalidPayload(str(exc), code="invalid_json", field="payload") from None
     if function.payload_schema is not None:
+        problem = payloads.schema_problem(function.payload_schema)
+        if problem:
+            logger.error("lambda function %s has an invalid payload schema: %s", function.name, problem)
+            raise FunctionMisconfigured()
         failure = payloads.schema_failure(payload, function.payload_schema)
         if failure:
             message, summary = failure

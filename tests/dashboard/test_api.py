@@ -265,3 +265,19 @@ def test_caller_credentials_are_reused_until_they_near_expiry(
         events.unregister("before-send.cognito-identity.*", count)
     assert calls == ["GetId", "GetCredentialsForIdentity"]
     assert len({row.identity_id for row in Invocation.objects.all()}) == 1
+
+
+def test_demo_functions_answer_their_own_example_payloads(
+    api: Any, cognito_user: Any, sample_functions: dict[str, str]
+) -> None:
+    from django.core.management import call_command
+
+    call_command("demo_data", verbosity=0)
+    client = bearer(api, cognito_user.tokens.access_token)
+    names = [f["name"] for f in client.get("/api/lambdas/").json()]
+    assert sorted(names) == ["auth", "observation", "thing"]
+    for name in names:
+        example = client.get(f"/api/lambdas/{name}/").json()["example_payload"]
+        response = invoke(client, name, json.dumps(example))
+        assert response.status_code == 200, (name, response.content)
+        assert response.json()["result"] == example  # the stand-in echoes

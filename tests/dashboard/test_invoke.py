@@ -391,3 +391,11 @@ def test_nul_characters_never_stop_the_audit_row_from_being_written(
     assert [r.status for r in rows] == ["not_found", "succeeded", "function_error"]
     assert rows[1].payload == {"k\ufffd": "v\ufffd"}
     assert "\x00" not in rows[2].error_message + rows[2].error_type + rows[0].function_key
+
+
+def test_a_schema_saved_around_the_admins_checks_is_a_500_not_a_crash(alice: Any, registry: dict[str, Any]) -> None:
+    type(registry["thing"]).objects.filter(pk=registry["thing"].pk).update(payload_schema={"type": "no-such-type"})
+    response = invoke(alice, "thing", "{}")
+    assert response.status_code == 500
+    assert response.json()["code"] == "function_misconfigured"
+    assert only_invocation().error_code == "function_misconfigured"
