@@ -34,8 +34,9 @@ def test_anonymous_visitor_is_sent_to_sign_in(live_server: Any, browser_page: An
 
 
 def test_page_lists_functions_with_the_example_payload_in_the_editor(
-    live_server: Any, browser_page: Any, registry: dict[str, Any]
+    live_server: Any, browser_page: Any, registry: dict[str, Any], make_function: Any
 ) -> None:
+    make_function("admins-only", "ThingLambda", groups=["admins"])  # pat is not in admins: not listed
     sign_in(browser_page, live_server)
     browser_page.goto(live_server.url + "/dashboard/?function=observation")
     links = browser_page.locator(".functions a").all_inner_texts()
@@ -54,6 +55,7 @@ def test_syntax_error_is_shown_and_nothing_is_sent(
     browser_page.fill("#payload", '{\n  "action": "LIST",\n}')
     syntax = browser_page.locator("#syntax")
     assert "JSON syntax error" in syntax.inner_text()
+    assert "line 3" in syntax.inner_text()  # where the error is
     assert browser_page.locator("#invoke").is_disabled()
     browser_page.locator("#payload").press("Enter")  # still broken: still disabled
     assert browser_page.locator("#invoke").is_disabled()
