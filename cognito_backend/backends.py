@@ -319,7 +319,7 @@ class CognitoBackend(BaseBackend):
         if link_by == "email":
             email = attributes.get("email")
             verified = attributes.get("email_verified") in (True, "true")
-            if not email or not verified:
+            if not email or not verified or "email" not in {f.name for f in user_model._meta.get_fields()}:
                 return None
             matches = list(unlinked.filter(email__iexact=email)[:2])
             return matches[0] if len(matches) == 1 else None
