@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,8 @@ class InvalidationBus:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._memo: dict[Any, Any] = {}
+        # sub / origin_jti -> memo keys naming it, so a message drops its entries without a scan
+        self._index: dict[str, set[Any]] = {}
         self._generation = 0
         self._healthy = False
         self._pid = 0
@@ -58,6 +62,7 @@ class InvalidationBus:
         self._stop = threading.Event()
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._publisher: Any = None
+        self._origin = ""
 
     # --- memo ----------------------------------------------------------------------------------------------
 
@@ -77,7 +82,11 @@ class InvalidationBus:
                 return
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
+                self._index.clear()
             self._memo[key] = value
+            for part in key if isinstance(key, tuple) else (key,):
+                if part:
+                    self._index.setdefault(part, set()).add(key)
 
     def on_message(self, listener: Callable[[dict[str, Any]], None]) -> None:
         """Call ``listener(message)`` for every message (after the memo is cleared of it)."""
@@ -88,8 +97,9 @@ class InvalidationBus:
         family = message.get("origin_jti") or ""
         with self._lock:
             self._generation += 1
-            for key in [k for k in self._memo if (sub and sub in k) or (family and family in k)]:
-                del self._memo[key]
+            for part in (sub, family):
+                for key in self._index.pop(part, ()) if part else ():
+                    self._memo.pop(key, None)
         for listener in self._listeners:
             listener(message)
 
@@ -97,6 +107,7 @@ class InvalidationBus:
         with self._lock:
             self._generation += 1
             self._memo.clear()
+            self._index.clear()
             self._healthy = healthy
 
     # --- subscription --------------------------------------------------------------------------------------
@@ -113,8 +124,10 @@ class InvalidationBus:
                 return
             # After a fork (gunicorn) the parent's thread does not exist here: start afresh.
             self._pid = os.getpid()
+            self._origin = f"{socket.gethostname()}:{self._pid}:{uuid.uuid4().hex}"
             self._healthy = False
             self._memo.clear()
+            self._index.clear()
             self._publisher = None
             self._url = invalidation_url()
             if not self._url:
@@ -145,8 +158,8 @@ class InvalidationBus:
                         data = json.loads(message["data"])
                     except (ValueError, TypeError):
                         continue
-                    if isinstance(data, dict):
-                        self._invalidate(data)
+                    if isinstance(data, dict) and data.get("origin") != self._origin:
+                        self._invalidate(data)  # our own messages were applied when published
             except Exception:  # noqa: BLE001 - any failure: stop trusting the memo, reconnect shortly
                 if self._healthy:
                     logger.warning("invalidation bus: subscription lost; answering from the shared cache")
@@ -156,6 +169,8 @@ class InvalidationBus:
     def publish(self, **message: str) -> None:
         """Tell every process (this one at once) to drop what it remembers about ``sub``/``origin_jti``."""
         self._invalidate(message)
+        # Only a subscriber of this very process may skip the message (it was applied above).
+        message["origin"] = self._origin if self._pid == os.getpid() else ""
         url = self._url if self._pid == os.getpid() else invalidation_url()
         if not url:
             return
@@ -176,6 +191,7 @@ class InvalidationBus:
             self._pid = 0
             self._healthy = False
             self._memo.clear()
+            self._index.clear()
             self._generation += 1
 
     def wait_until_active(self, timeout: float = 5.0) -> bool:
