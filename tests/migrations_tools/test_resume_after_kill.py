@@ -139,3 +139,38 @@ def test_run_killed_half_way_and_started_again_migrates_everyone_exactly_once(
         for u in idp_admin.list_users(pool_id=migration_pool.pool_id)
     }
     assert links == subs
+
+
+def test_sigterm_stops_the_run_cleanly_marked_interrupted_and_it_resumes(
+    migration_pool: UserPool, separate_database: str, tmp_path: Path
+) -> None:
+    env = subprocess_env(migration_pool, separate_database)
+    run(env, "manage.py", "migrate", "--no-input", "-v", "0")
+    run(env, "-c", SEED, "40")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "cognito_migrate_users", "--rate", "10", "--report", str(tmp_path / "a.csv")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while len(pool_usernames(migration_pool)) < 5:
+            assert process.poll() is None, "the run finished before it could be stopped"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    assert "Interrupted" in stdout
+    assert "run the command again" in stderr
+    status = json.loads(run(env, "manage.py", "cognito_migration_status", "--json"))
+    assert status["runs"][0]["status"] == "interrupted"
+    assert status["users"]["pending"] == 0  # in-flight users were finished, not abandoned
+
+    run(env, "manage.py", "cognito_migrate_users", "--rate", "40", "--report", str(tmp_path / "b.csv"))
+
+    assert sorted(pool_usernames(migration_pool)) == [f"user{i:03d}" for i in range(40)]
