@@ -49,7 +49,8 @@ def get_client(
 ) -> Any:
     """Return a cached boto3 client for ``service`` configured from settings.
 
-    ``max_attempts=1`` turns retries off (Lambda Invoke must never be retried after a read timeout).
+    ``max_attempts`` counts every attempt, the first included (botocore's ``total_max_attempts``): ``1`` turns
+    retries off (Lambda Invoke must never be retried after a read timeout).
     """
     conf = aws_settings()
     key = (
@@ -71,7 +72,7 @@ def get_client(
                 region_name=region_name,
                 connect_timeout=connect_timeout,
                 read_timeout=timeout,
-                retries={"max_attempts": attempts, "mode": "standard"},
+                retries={"total_max_attempts": max(1, attempts), "mode": "standard"},
             )
             client = boto3.session.Session().client(service, endpoint_url=url, config=config)
             _clients[key] = client
