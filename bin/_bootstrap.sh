@@ -31,7 +31,6 @@ fi
 stamp="$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)"
 if [ "$(cat .venv/.requirements.stamp 2>/dev/null || true)" != "$stamp" ]; then
     echo "== installing Python packages (requirements/dev.txt)"
-    "$PY" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
     "$PY" -m pip install -q --disable-pip-version-check -r requirements/dev.txt 2>&1 \
         | { grep -v "^WARNING: Location" || true; }
     echo "$stamp" > .venv/.requirements.stamp
