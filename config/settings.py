@@ -144,7 +144,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-LOGIN_URL = "/"
+LOGIN_URL = "/accounts/sign-in/"
+LOGIN_REDIRECT_URL = "/dashboard/"
 
 # --- AWS and Cognito -----------------------------------------------------------------------------------------
 # boto3 itself honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>; they are read here as well so that

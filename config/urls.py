@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/auth/", include("accounts.urls")),
     path("api/", include("dashboard.urls")),
     path("dashboard/", include("dashboard.page_urls")),
+    path("accounts/", include("accounts.page_urls")),
     path("api/migration/", include("migrations_tools.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-docs"),

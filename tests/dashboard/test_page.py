@@ -30,7 +30,7 @@ def sign_in(page: Any, live_server: Any, username: str = "pat") -> Any:
 
 def test_anonymous_visitor_is_sent_to_sign_in(live_server: Any, browser_page: Any) -> None:
     browser_page.goto(live_server.url + "/dashboard/")
-    assert browser_page.url.startswith(live_server.url + "/?next=")
+    assert browser_page.url.startswith(live_server.url + "/accounts/sign-in/?next=")
 
 
 def test_page_lists_functions_with_the_example_payload_in_the_editor(

@@ -1,0 +1,84 @@
+"""Session pages: sign in with Cognito (username or email and password) and sign out.
+
+Thin views over ``accounts.services``: the same sign-in as the REST API (lazy migration included); the id token
+is verified by ``CognitoBackend`` and the local user logged into a Django session. Tokens are not kept in the
+session. Accounts that need another step (a challenge) are sent to the REST API, which carries it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.debug import sensitive_post_parameters
+
+from cognito_backend import exceptions as exc
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+
+class SignInForm(forms.Form):
+    username = forms.CharField(label="Username or email", max_length=128)
+    password = forms.CharField(label="Password", widget=forms.PasswordInput, max_length=256, strip=False)
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/dashboard/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return "/dashboard/"
+
+
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+class SignInPage(View):
+    template_name = "accounts/sign_in.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(request, SignInForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = SignInForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, form, status=400)
+        username = form.cleaned_data["username"]
+        try:
+            result = services.sign_in(username, form.cleaned_data["password"])
+        except exc.CognitoError as error:
+            form.add_error(None, error.detail)
+            logger.info("page sign-in refused: %s", error.code)
+            return self.render(request, form, status=error.status_code if error.status_code < 500 else 503)
+        if isinstance(result, services.Challenge):
+            form.add_error(
+                None,
+                f"This account needs another step ({result.name}); finish it through the app or the REST API "
+                "(/api/auth/sign-in/challenge/).",
+            )
+            return self.render(request, form, status=409)
+        user = authenticate(request, cognito_token=result.id_token)
+        if user is None:
+            form.add_error(None, "This account cannot sign in here.")
+            return self.render(request, form, status=403)
+        login(request, user, backend="cognito_backend.backends.CognitoBackend")
+        messages.success(request, f"Signed in as {user.get_username()}.")
+        return HttpResponseRedirect(_next_url(request))
+
+    def render(self, request: HttpRequest, form: SignInForm, status: int = 200) -> HttpResponse:
+        context: dict[str, Any] = {"form": form, "next": _next_url(request)}
+        return render(request, self.template_name, context, status=status)
+
+
+class SignOutPage(View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        logout(request)
+        messages.info(request, "Signed out.")
+        return HttpResponseRedirect("/")
