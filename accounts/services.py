@@ -12,7 +12,8 @@ import importlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -250,16 +251,23 @@ def sign_up(
     )
 
 
-def confirm_sign_up(username: str, code: str) -> None:
+@contextmanager
+def _code_answers() -> Iterator[None]:
+    """Refusals of an emailed code name the ``code`` field; an unknown user reads as a wrong code, so the answer
+    does not tell whether the user exists."""
     try:
-        idp.confirm_sign_up(username, code)
+        yield
     except exc.CodeMismatch as error:
         raise exc.CodeMismatch(error.detail, field="code") from error
     except exc.CodeExpired as error:
         raise exc.CodeExpired(field="code") from error
     except exc.UserNotFound as error:
-        # As if the code were wrong: the answer must not tell whether the user exists.
         raise exc.CodeMismatch(field="code") from error
+
+
+def confirm_sign_up(username: str, code: str) -> None:
+    with _code_answers():
+        idp.confirm_sign_up(username, code)
     logger.info("confirmed %s", username)
 
 
@@ -461,16 +469,10 @@ def forgot_password(username: str) -> None:
 def confirm_forgot_password(username: str, code: str, new_password: str) -> None:
     check_password(new_password, "new_password")
     try:
-        idp.confirm_forgot_password(username, code, new_password)
+        with _code_answers():
+            idp.confirm_forgot_password(username, code, new_password)
     except exc.InvalidPassword as error:
         raise _weak_password(error, new_password, "new_password") from error
-    except exc.CodeMismatch as error:
-        raise exc.CodeMismatch(error.detail, field="code") from error
-    except exc.CodeExpired as error:
-        raise exc.CodeExpired(field="code") from error
-    except exc.UserNotFound as error:
-        # As if the code were wrong: the answer must not tell whether the user exists.
-        raise exc.CodeMismatch(field="code") from error
     logger.info("password reset for %s", username)
     # Whoever held the old password must not keep a session: the user's tokens are refused here from now on.
     link = CognitoIdentity.objects.filter(username=username, pool_id=str(cognito_settings.USER_POOL_ID)).first()
