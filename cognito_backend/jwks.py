@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -108,6 +109,10 @@ def fetch_jwks(url: str) -> dict[str, Any]:
             body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
     except requests.RequestException as exc:
         raise JwksUnavailable(f"The JWKS endpoint could not be reached ({type(exc).__name__}).") from exc
+    except urllib3.exceptions.HTTPError as exc:
+        # Reading ``response.raw`` bypasses requests' wrapping: a truncated body (ProtocolError), a body that
+        # stalls past the read timeout (ReadTimeoutError) and a broken gzip (DecodeError) arrive as urllib3's.
+        raise JwksUnavailable(f"The JWKS endpoint could not be read ({type(exc).__name__}).") from exc
     except OSError as exc:
         raise JwksUnavailable(f"The JWKS endpoint could not be read ({type(exc).__name__}).") from exc
     if len(body) > MAX_JWKS_BYTES:
@@ -166,22 +171,18 @@ class JwksCache:
             found = keys.get(kid)
             if found is not None:
                 return self._usable(found)
+        # The penalty box first, as aws-jwt-verify does: a flood of made-up kids costs neither the lock nor a
+        # Django cache read nor a parse of the key set.
+        self._assert_not_penalised(state, kid)
         with state.lock:  # one fetch at a time per URL; waiters find its result below
             keys = state.keys
             if keys is not None and kid in keys:
                 return self._usable(keys[kid])
+            self._assert_not_penalised(state, kid)  # a fetch finished while this thread waited for the lock
             shared = self._from_shared_cache(url)
             if shared is not None and kid in shared:
                 state.keys = shared
                 return self._usable(shared[kid])
-            now = time.monotonic()
-            penalty = float(cognito_settings.JWKS_PENALTY_SECONDS)
-            if now - state.last_fetch < penalty:
-                # Fetched moments ago and the kid was not there: the penalty box (aws-jwt-verify's
-                # WaitPeriodNotYetEndedJwkError), answered as an unknown kid.
-                raise KidNotFound(f"JWK for kid {kid!r} not found in the JWKS.")
-            if now - state.last_failure < penalty:
-                raise JwksUnavailable("The JWKS could not be fetched moments ago; try again shortly.")
             try:
                 document = fetch_jwks(url)
             except JwksUnavailable as exc:
@@ -197,6 +198,17 @@ class JwksCache:
             if found is None:
                 raise KidNotFound(f"JWK for kid {kid!r} not found in the JWKS.")
             return self._usable(found)
+
+    @staticmethod
+    def _assert_not_penalised(state: _UrlState, kid: str) -> None:
+        now = time.monotonic()
+        penalty = float(cognito_settings.JWKS_PENALTY_SECONDS)
+        if now - state.last_fetch < penalty:
+            # Fetched moments ago and the kid was not there: the penalty box (aws-jwt-verify's
+            # WaitPeriodNotYetEndedJwkError), answered as an unknown kid.
+            raise KidNotFound(f"JWK for kid {kid!r} not found in the JWKS.")
+        if now - state.last_failure < penalty:
+            raise JwksUnavailable("The JWKS could not be fetched moments ago; try again shortly.")
 
     @staticmethod
     def _usable(key: PublicKey) -> PublicKey:

@@ -3,6 +3,7 @@ rotation, outages and timeouts."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -194,3 +195,108 @@ def test_several_pools_are_each_verified_against_their_own_keys(
         verify_token(second_key.sign({"alg": "RS256", "kid": "second"}, forged_claims()))
     with pytest.raises(exceptions.InvalidClientId):
         verify_token(second_key.sign({"alg": "RS256", "kid": "second"}, forged_claims(iss=issuer2)))
+
+
+# --- faults while reading the body (urllib3 errors, raised past requests' own wrapping) ------------------------
+
+
+class RawHttpServer:
+    """A loopback server that writes ``response`` bytes as given, then holds the connection ``hold`` seconds
+    (a stalled body) or closes it (a truncated one). Counts connections."""
+
+    def __init__(self, response: bytes, hold: float = 0.0) -> None:
+        self.response = response
+        self.hold = hold
+        self.requests = 0
+        self.released = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/jwks.json"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.requests += 1
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(self.response)
+                self.released.wait(self.hold)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.released.set()
+        self.sock.close()
+
+
+def _http(headers: str, body: bytes) -> bytes:
+    return f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{headers}\r\n".encode() + body
+
+
+@pytest.mark.parametrize(
+    ("response", "hold"),
+    [
+        # Content-Length promises 4000 bytes, 20 arrive, then the connection closes: urllib3 ProtocolError.
+        pytest.param(_http("Content-Length: 4000\r\n", b'{"keys": [{"kid": "du'), 0.0, id="truncated-body"),
+        # Headers and a first chunk of the body, then nothing past the read timeout: urllib3 ReadTimeoutError.
+        pytest.param(_http("Content-Length: 4000\r\n", b'{"keys": ['), 3.0, id="stalled-body"),
+        # Content-Encoding: gzip over bytes that are not gzip: urllib3 DecodeError.
+        pytest.param(
+            _http("Content-Encoding: gzip\r\nContent-Length: 32\r\n", b"this is not gzip at all, really!"),
+            0.0,
+            id="bad-gzip",
+        ),
+    ],
+)
+def test_broken_jwks_body_is_a_503_and_starts_the_penalty_period(
+    forged_pool: JwksServer, moto_key: SigningKey, settings: Any, response: bytes, hold: float
+) -> None:
+    server = RawHttpServer(response, hold)
+    try:
+        settings.COGNITO = {**settings.COGNITO, "JWKS_URL": server.url, "JWKS_READ_TIMEOUT": 0.3}
+        for attempt in range(3):
+            answer = APIClient().get("/api/auth/me/", HTTP_AUTHORIZATION="Bearer " + sign(moto_key, jti=f"a{attempt}"))
+            assert answer.status_code == 503, answer.content
+            assert answer.json()["code"] == "jwks_unavailable"
+        assert server.requests == 1  # the failure started the penalty period: no refetch
+    finally:
+        server.close()
+
+
+def test_penalty_box_is_checked_before_the_shared_cache_and_any_parse(
+    forged_pool: JwksServer, moto_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aws-jwt-verify order: an unknown kid in the penalty period is refused before any work (a Django cache
+    read and a parse of the whole key set cost about three valid verifications)."""
+    from cognito_backend import jwks
+
+    verify_token(sign(moto_key))
+    work: list[str] = []
+    real_parse, real_cache = jwks.parse_jwks, jwks.cache
+
+    class SpyCache:
+        def get(self, key: str, default: Any = None) -> Any:
+            work.append("cache.get")
+            return real_cache.get(key, default)
+
+        def set(self, *args: Any, **kwargs: Any) -> None:
+            real_cache.set(*args, **kwargs)
+
+    def spy_parse(document: Any) -> Any:
+        work.append("parse_jwks")
+        return real_parse(document)
+
+    monkeypatch.setattr(jwks, "parse_jwks", spy_parse)
+    monkeypatch.setattr(jwks, "cache", SpyCache())
+    for i in range(5):
+        with pytest.raises(exceptions.KidNotFound):
+            verify_token(moto_key.sign({"alg": "RS256", "kid": f"made-up-{i}"}, forged_claims()))
+    assert work == []
+    assert forged_pool.requests == 1
