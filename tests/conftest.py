@@ -7,7 +7,7 @@
 - ``redis_url`` / ``celery_worker`` (session): a real ``redis-server`` and a real Celery worker process.
 - ``browser_page``: Debian's Chromium driven by Playwright, for pages served by ``live_server``.
 
-A test skipped because a service is missing fails the run when ``CI`` is set (see ``pytest_sessionfinish``).
+Under ``CI`` (``.ci/run`` sets ``CI=true``) a skipped, xfailed or xpassed test fails the run (``pytest_sessionfinish``).
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
     from django.core.cache import caches
 
     from cognito_backend.clients import reset_clients
+    from config import aws as site_aws
 
-    settings.AWS = {
+    settings.AWS = settings.COGNITO_AWS = {
         "REGION": REGION,
         "ENDPOINT_URL": moto_server,
         "ENDPOINT_URLS": {},
@@ -102,6 +103,7 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
     yield moto_server
     reset_moto(moto_server)
     reset_clients()
+    site_aws.reset_clients()
     for cache in caches.all():
         cache.clear()
 
@@ -408,14 +410,29 @@ def browser_page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-# --- CI: a skipped test is a failure -----------------------------------------------------------------------------
+# --- CI: a skipped, xfailed or xpassed test is a failure -------------------------------------------------------
+
+GUARDED_OUTCOMES = ("skipped", "xfailed", "xpassed")
+
+
+def ci_enabled() -> bool:
+    """``CI`` set to anything but empty, ``0`` or ``false`` (``.ci/run`` exports ``CI=true`` itself)."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not os.environ.get("CI") or exitstatus != 0:
+    """Under CI a test that did not run (skipped) or whose failure was expected (xfail) fails the run.
+
+    A missing service must not turn into a green run, and neither may a known failure marked ``xfail`` (xfailed)
+    or a fixed one still marked (xpassed). Under xdist this runs in the controller, which holds every report.
+    """
+    if not ci_enabled() or exitstatus != 0:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
-    if skipped:
-        print(f"\nCI: {len(skipped)} test(s) skipped; a missing service fails the run in CI.", file=sys.stderr)
+    if reporter is None:
+        return
+    counts = {outcome: len(reporter.stats.get(outcome, [])) for outcome in GUARDED_OUTCOMES}
+    if any(counts.values()):
+        found = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
+        print(f"\nCI: {found}; a test that did not run or was expected to fail fails the run in CI.", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
