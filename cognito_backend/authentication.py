@@ -1,8 +1,10 @@
 """DRF authentication with Cognito bearer tokens, step for step like simplejwt's ``JWTAuthentication``.
 
 ``authenticate()`` = ``get_header()`` -> ``get_raw_token()`` -> ``get_validated_token()`` -> ``get_user()``, each
-overridable. It returns ``(user, VerifiedToken)``; ``request.auth`` is the verified token (claims, groups,
-scopes). ``authenticate_header()`` makes DRF answer 401 with ``WWW-Authenticate: Bearer`` instead of 403.
+overridable and each the real step: ``get_validated_token`` verifies and checks revocation, ``get_user`` maps the
+token to the local user, both through ``services.authenticator()`` (the Django backend's path too). It returns
+``(user, VerifiedToken)``; ``request.auth`` is the verified token (claims, groups, scopes).
+``authenticate_header()`` makes DRF answer 401 with ``WWW-Authenticate: Bearer`` instead of 403.
 
 A refused token raises ``AuthenticationFailed`` carrying the ``TokenError``'s code; an unreachable key set or
 Cognito (fail closed) is a 503; a missing group or scope demanded by settings is a 403. Views opt into the
@@ -19,8 +21,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from .backends import CognitoBackend
+from . import services
 from .exceptions import TokenError
+from .services import TokenAuthenticator
 from .tokens import VerifiedToken
 
 AUTH_HEADER_TYPES = ("Bearer",)
@@ -42,10 +45,19 @@ def to_api_exception(error: TokenError) -> exceptions.APIException:
 
 
 class CognitoAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <Cognito id or access token>``."""
+    """``Authorization: Bearer <Cognito id or access token>``.
+
+    DRF makes one instance per request, so the view's options and the revocation check's result ride on it
+    from ``get_validated_token`` to ``get_user``.
+    """
 
     www_authenticate_realm = "api"
-    backend_class: type[CognitoBackend] = CognitoBackend
+    # True/False forces the online check for every view using this class; None leaves it to the view/settings.
+    online_check: bool | None = None
+
+    cognito_token_use: Collection[str] | None = None
+    cognito_online: bool | None = None
+    _validated: tuple[VerifiedToken, int] | None = None
 
     def authenticate(self, request: Request) -> tuple[Any, VerifiedToken] | None:
         header = self.get_header(request)
@@ -55,17 +67,19 @@ class CognitoAuthentication(BaseAuthentication):
         if raw_token is None:
             return None
         view = (getattr(request, "parser_context", None) or {}).get("view")
-        try:
-            return self.get_validated_token_and_user(
-                raw_token,
-                token_use=getattr(view, "cognito_token_use", None),
-                online=getattr(view, "cognito_online_check", None),
-            )
-        except TokenError as exc:
-            raise to_api_exception(exc) from None
+        self.cognito_token_use = getattr(view, "cognito_token_use", None)
+        self.cognito_online = (
+            self.online_check if self.online_check is not None else getattr(view, "cognito_online_check", None)
+        )
+        validated_token = self.get_validated_token(raw_token)
+        return self.get_user(validated_token), validated_token
 
     def authenticate_header(self, request: Request) -> str:
         return f'{AUTH_HEADER_TYPES[0]} realm="{self.www_authenticate_realm}"'
+
+    def get_authenticator(self) -> TokenAuthenticator:
+        """The shared orchestration (verifier, revocation checker, user mapper from the settings)."""
+        return services.authenticator()
 
     def get_header(self, request: Request) -> bytes | None:
         header = request.META.get("HTTP_AUTHORIZATION")
@@ -92,33 +106,32 @@ class CognitoAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token is malformed.", code="token_malformed") from None
 
-    def get_validated_token_and_user(
-        self, raw_token: str, *, token_use: Collection[str] | None = None, online: bool | None = None
-    ) -> tuple[Any, VerifiedToken]:
-        """Verification, revocation and the user in one step of the backend (so its hooks apply here too)."""
-        user, token = self.backend_class().authenticate_token(raw_token, token_use=token_use, online=online)
-        return user, token
-
-    def get_validated_token(self, raw_token: str, *, token_use: Collection[str] | None = None) -> VerifiedToken:
-        from .tokens import verify_token
-
+    def get_validated_token(self, raw_token: str) -> VerifiedToken:
+        """Verified and not revoked (and confirmed with Cognito when the online check applies)."""
         try:
-            return verify_token(raw_token, token_use=token_use)
+            token, version = self.get_authenticator().validate(
+                raw_token, token_use=self.cognito_token_use, online=self.cognito_online
+            )
         except TokenError as exc:
             raise to_api_exception(exc) from None
+        self._validated = (token, version)
+        return token
 
     def get_user(self, validated_token: VerifiedToken) -> Any:
+        """The local user of the token, as the user mapper makes it."""
+        authenticator = self.get_authenticator()
         try:
-            user, _ = self.backend_class().authenticate_token(validated_token)
+            validated = self._validated
+            if validated is not None and validated[0] is validated_token:
+                version = validated[1]
+            else:  # a token this instance did not validate: check its revocation first
+                _, version = authenticator.validate(validated_token, online=self.cognito_online)
+            return authenticator.get_user(validated_token, version=version)
         except TokenError as exc:
             raise to_api_exception(exc) from None
-        return user
 
 
 class CognitoOnlineAuthentication(CognitoAuthentication):
     """Always confirms access tokens with Cognito (GetUser), whatever ``ONLINE_CHECK`` says."""
 
-    def get_validated_token_and_user(
-        self, raw_token: str, *, token_use: Collection[str] | None = None, online: bool | None = None
-    ) -> tuple[Any, VerifiedToken]:
-        return super().get_validated_token_and_user(raw_token, token_use=token_use, online=True)
+    online_check = True

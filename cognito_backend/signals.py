@@ -15,7 +15,7 @@ from .models import CognitoIdentity
 
 
 def _user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
-    from .backends import user_cache
+    from .mapping import user_cache
     from .revocation import bump_user_version
 
     user_cache.forget_user(instance.pk)
@@ -25,7 +25,7 @@ def _user_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _identity_changed(sender: Any, instance: CognitoIdentity, **kwargs: Any) -> None:
-    from .backends import user_cache
+    from .mapping import user_cache
     from .revocation import bump_user_version
 
     user_cache.forget(instance.sub)

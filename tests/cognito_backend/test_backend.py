@@ -11,8 +11,9 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from rest_framework.test import APIClient
 
-from cognito_backend.backends import CognitoBackend, user_cache
+from cognito_backend.mapping import UserMapper, user_cache
 from cognito_backend.models import CognitoIdentity
+from cognito_backend.services import authenticate_token
 
 from .conftest import SigningKey, forged_claims
 
@@ -75,7 +76,7 @@ def test_email_shared_by_two_local_users_links_neither(forged_pool: Any, moto_ke
 
 @pytest.mark.django_db
 def test_link_by_username_when_configured(forged_pool: Any, moto_key: SigningKey, settings: Any) -> None:
-    settings.COGNITO = {**settings.COGNITO, "LINK_BY": "username"}
+    settings.COGNITO = {**settings.COGNITO, "LINK_BY": "username", "TRUST_POOL_USERNAMES": True}
     existing = User.objects.create_user("mallory")
     me(id_token(moto_key, email_verified=False))
     assert CognitoIdentity.objects.get().user == existing
@@ -181,13 +182,15 @@ def test_django_authenticate_returns_none_for_a_bad_token_and_says_why(cognito_u
     assert request.cognito_error.code == "token_malformed"
 
 
-@pytest.mark.django_db
-def test_hooks_can_be_overridden(forged_pool: Any, moto_key: SigningKey) -> None:
-    class UpperBackend(CognitoBackend):
-        def create_user(self, token: Any, attributes: Any) -> Any:
-            return User.objects.create_user(token.username.upper())
+class UpperMapper(UserMapper):
+    def create_user(self, token: Any, attributes: Any) -> Any:
+        return User.objects.create_user(token.username.upper())
 
-    user, _ = UpperBackend().authenticate_token(id_token(moto_key))
+
+@pytest.mark.django_db
+def test_hooks_can_be_overridden(forged_pool: Any, moto_key: SigningKey, settings: Any) -> None:
+    settings.COGNITO = {**settings.COGNITO, "USER_MAPPER": f"{__name__}.UpperMapper"}
+    user, _ = authenticate_token(id_token(moto_key))
     assert user.username == "MALLORY"
 
 
@@ -200,7 +203,7 @@ def test_concurrent_first_requests_create_one_user(forged_pool: Any, moto_key: S
     def run(token: str) -> None:
         try:
             barrier.wait()
-            user, _ = CognitoBackend().authenticate_token(token)
+            user, _ = authenticate_token(token)
             results.append(user.pk)
         except BaseException as exc:  # noqa: BLE001 - asserted below
             results.append(exc)
