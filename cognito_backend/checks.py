@@ -176,6 +176,16 @@ def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[
                 id="cognito_backend.E013",
             )
         )
+    if cognito_settings.LINK_BY == "username" and cognito_settings.TRUST_POOL_USERNAMES is not True:
+        errors.append(
+            Error(
+                "COGNITO['LINK_BY'] is 'username': whoever signs up in the pool as an unlinked local username "
+                "takes over that local account.",
+                hint="Use LINK_BY 'email' (verified emails only) or '', or set COGNITO['TRUST_POOL_USERNAMES'] "
+                "to True if every pool username belongs to the local user of that name.",
+                id="cognito_backend.E020",
+            )
+        )
     for index, pool in enumerate(cognito_settings.POOLS or []):
         pool_id = str((pool or {}).get("USER_POOL_ID", "")) if isinstance(pool, dict) else ""
         clients = [pool.get("APP_CLIENT_ID"), *(pool.get("APP_CLIENT_IDS") or [])] if isinstance(pool, dict) else []

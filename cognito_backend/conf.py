@@ -47,7 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "JWKS_READ_TIMEOUT": 3.0,
     # Verified tokens kept in process memory (bounded), until they expire or are revoked.
     "TOKEN_CACHE_SIZE": 4096,
-    # --- users (backends.py) ---
+    # --- the two doors' shared path (services.py): import strings of the swappable parts ---
+    "TOKEN_VERIFIER": "cognito_backend.tokens.verify_token",
+    "REVOCATION_CHECKER": "cognito_backend.services.check_revocation",
+    "USER_MAPPER": "cognito_backend.mapping.UserMapper",
+    # --- users (mapping.py) ---
     # How a first sign-in finds an existing local user: "email" (verified emails only), "username", or "".
     "LINK_BY": "email",
     "CREATE_USERS": True,
@@ -56,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # Cognito groups that make a user staff / superuser (and revoke it when the user leaves them).
     "STAFF_GROUPS": [],
     "SUPERUSER_GROUPS": [],
+    # LINK_BY="username" links a pool user to the unlinked local user of the same name: only safe when every
+    # pool username is known to belong to that person (never for staff or superusers, whatever this says).
+    "TRUST_POOL_USERNAMES": False,
     # How long the user behind a sub is cached in memory (seconds); user saves invalidate it at once.
     "USER_CACHE_SECONDS": 300,
     # Minimum seconds between two updates of CognitoIdentity.last_seen for one user.
