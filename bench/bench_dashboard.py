@@ -48,7 +48,7 @@ from django.core.management import call_command
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
-from cognito_backend.clients import get_client
+from config.aws import get_client
 from localaws import stack
 from dashboard.models import LambdaFunction
 

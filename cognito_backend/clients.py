@@ -1,13 +1,16 @@
-"""The one boto3 seam: every AWS client of the project is built here, once, from settings.
+"""The package's boto3 seam: every Cognito client (``cognito-idp``, ``cognito-identity``) is built here, once.
 
-Region, endpoint (``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>``), timeouts and retries come from
-``settings.AWS``; clients are cached per configuration and rebuilt when a test overrides ``AWS``. boto3 clients
-are thread-safe, so one per process is shared.
+Options come from the package's own ``COGNITO_AWS`` setting (``REGION``, ``ENDPOINT_URL``, ``ENDPOINT_URLS`` per
+service, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``, ``MAX_ATTEMPTS``); the region defaults to ``COGNITO['REGION']``.
+Clients are cached per configuration and forgotten when a test overrides ``COGNITO_AWS`` or ``COGNITO``; boto3
+clients are thread-safe, so one per process is shared. ``ClientFactory`` is public so that a site can build its
+own seam for its other AWS clients from its own setting, the same way.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -16,28 +19,93 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], Any] = {}
+from .conf import cognito_settings
+
+#: Keys of ``COGNITO_AWS`` (and of any ``ClientFactory`` setting) with their defaults.
+DEFAULTS: Mapping[str, Any] = {
+    # Empty: COGNITO['REGION'] for the package's seam, "us-east-1" for a factory without a default.
+    "REGION": "",
+    # None: boto3's own resolution (which honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>).
+    "ENDPOINT_URL": None,
+    "ENDPOINT_URLS": {},
+    "CONNECT_TIMEOUT": 2.0,
+    "READ_TIMEOUT": 10.0,
+    # Every attempt counts, the first included (botocore's total_max_attempts): 1 means no retry.
+    "MAX_ATTEMPTS": 3,
+}
+
+
+class ClientFactory:
+    """Builds boto3 clients from one settings dict and keeps one per configuration."""
+
+    def __init__(self, setting_name: str, *, default_region: Callable[[], str] = lambda: "us-east-1") -> None:
+        self.setting_name = setting_name
+        self.default_region = default_region
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[Any, ...], Any] = {}
+
+    def options(self) -> dict[str, Any]:
+        """The configured options over ``DEFAULTS``."""
+        merged = {**DEFAULTS, **(getattr(settings, self.setting_name, None) or {})}
+        merged["REGION"] = merged["REGION"] or self.default_region()
+        return merged
+
+    def endpoint_url(self, service: str, options: Mapping[str, Any] | None = None) -> str | None:
+        """The endpoint for ``service``: per-service option, then the global one, else boto3's default."""
+        conf = options if options is not None else self.options()
+        per_service = (conf.get("ENDPOINT_URLS") or {}).get(service)
+        return per_service or conf.get("ENDPOINT_URL") or None
+
+    def get_client(
+        self,
+        service: str,
+        *,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        region: str | None = None,
+    ) -> Any:
+        """A cached boto3 client for ``service``; ``read_timeout``, ``max_attempts`` and ``region`` override."""
+        conf = self.options()
+        key = (
+            service,
+            region or conf["REGION"],
+            self.endpoint_url(service, conf),
+            float(conf["CONNECT_TIMEOUT"]),
+            float(read_timeout if read_timeout is not None else conf["READ_TIMEOUT"]),
+            int(max_attempts if max_attempts is not None else conf["MAX_ATTEMPTS"]),
+        )
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                _, region_name, url, connect_timeout, timeout, attempts = key
+                config = Config(
+                    region_name=region_name,
+                    connect_timeout=connect_timeout,
+                    read_timeout=timeout,
+                    retries={"total_max_attempts": max(1, attempts), "mode": "standard"},
+                )
+                client = boto3.session.Session().client(service, endpoint_url=url, config=config)
+                self._clients[key] = client
+        return client
+
+    def reset(self) -> None:
+        with self._lock:
+            self._clients.clear()
+
+
+_factory = ClientFactory("COGNITO_AWS", default_region=lambda: str(cognito_settings.REGION or "us-east-1"))
 
 
 def aws_settings() -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "REGION": "us-east-1",
-        "ENDPOINT_URL": None,
-        "ENDPOINT_URLS": {},
-        "CONNECT_TIMEOUT": 2.0,
-        "READ_TIMEOUT": 10.0,
-        "MAX_ATTEMPTS": 3,
-    }
-    base.update(getattr(settings, "AWS", {}) or {})
-    return base
+    """``COGNITO_AWS`` over its defaults."""
+    return _factory.options()
 
 
 def endpoint_url(service: str) -> str | None:
-    """The endpoint for ``service``: per-service setting, then the global one, else boto3's default."""
-    conf = aws_settings()
-    per_service = (conf.get("ENDPOINT_URLS") or {}).get(service)
-    return per_service or conf.get("ENDPOINT_URL") or None
+    return _factory.endpoint_url(service)
 
 
 def get_client(
@@ -47,44 +115,15 @@ def get_client(
     max_attempts: int | None = None,
     region: str | None = None,
 ) -> Any:
-    """Return a cached boto3 client for ``service`` configured from settings.
-
-    ``max_attempts`` counts every attempt, the first included (botocore's ``total_max_attempts``): ``1`` turns
-    retries off (Lambda Invoke must never be retried after a read timeout).
-    """
-    conf = aws_settings()
-    key = (
-        service,
-        region or conf["REGION"],
-        endpoint_url(service),
-        float(conf["CONNECT_TIMEOUT"]),
-        float(read_timeout if read_timeout is not None else conf["READ_TIMEOUT"]),
-        int(max_attempts if max_attempts is not None else conf["MAX_ATTEMPTS"]),
-    )
-    client = _clients.get(key)
-    if client is not None:
-        return client
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            _, region_name, url, connect_timeout, timeout, attempts = key
-            config = Config(
-                region_name=region_name,
-                connect_timeout=connect_timeout,
-                read_timeout=timeout,
-                retries={"total_max_attempts": max(1, attempts), "mode": "standard"},
-            )
-            client = boto3.session.Session().client(service, endpoint_url=url, config=config)
-            _clients[key] = client
-    return client
+    """A cached client for a Cognito service (``cognito-idp``, ``cognito-identity``) configured from settings."""
+    return _factory.get_client(service, read_timeout=read_timeout, max_attempts=max_attempts, region=region)
 
 
 def reset_clients() -> None:
-    with _lock:
-        _clients.clear()
+    _factory.reset()
 
 
 @receiver(setting_changed)
 def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"AWS", "COGNITO"}:
+    if setting in {"COGNITO_AWS", "COGNITO"}:
         reset_clients()

@@ -1,11 +1,15 @@
 """Typed access to ``settings.COGNITO`` with defaults, reloaded when a test overrides the setting.
 
 Modelled on DRF's ``api_settings``: read ``cognito_settings.USER_POOL_ID`` anywhere; the values are looked up
-lazily and cached until ``setting_changed`` fires for ``COGNITO`` or ``AWS``.
+lazily and cached until ``setting_changed`` fires for ``COGNITO``. ``AppSettings`` is the base class other apps
+reuse for their own namespaced settings.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from django.conf import settings
@@ -36,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "LEEWAY": 5,
     # Tokens longer than this many characters are refused before any parsing.
     "MAX_TOKEN_SIZE": 8192,
+    # Longest accepted lifetime (exp - iat) of an id or access token, in seconds; Cognito's own maximum is 1 day.
+    "MAX_TOKEN_LIFETIME": 24 * 3600,
     # When set, a token must carry at least one of these groups / scopes (aws-jwt-verify semantics).
     "REQUIRED_GROUPS": [],
     "REQUIRED_SCOPES": [],
@@ -54,15 +60,15 @@ DEFAULTS: dict[str, Any] = {
     # --- users (mapping.py) ---
     # How a first sign-in finds an existing local user: "email" (verified emails only), "username", or "".
     "LINK_BY": "email",
+    # LINK_BY="username" links a pool user to the unlinked local user of the same name: only safe when every
+    # pool username is known to belong to that person (never for staff or superusers, whatever this says).
+    "TRUST_POOL_USERNAMES": False,
     "CREATE_USERS": True,
     # Django groups that mirror Cognito groups; membership of other groups is never touched. "*" means all.
     "MANAGED_GROUPS": [],
     # Cognito groups that make a user staff / superuser (and revoke it when the user leaves them).
     "STAFF_GROUPS": [],
     "SUPERUSER_GROUPS": [],
-    # LINK_BY="username" links a pool user to the unlinked local user of the same name: only safe when every
-    # pool username is known to belong to that person (never for staff or superusers, whatever this says).
-    "TRUST_POOL_USERNAMES": False,
     # How long the user behind a sub is cached in memory (seconds); user saves invalidate it at once.
     "USER_CACHE_SECONDS": 300,
     # Minimum seconds between two updates of CognitoIdentity.last_seen for one user.
@@ -81,28 +87,65 @@ DEFAULTS: dict[str, Any] = {
     "SHARED_CACHE": None,
     # Redis URL of the invalidation bus (cache.py): None uses the default cache's Redis, "" turns it off.
     "INVALIDATION_REDIS_URL": None,
+    # The bus is trusted only while Redis answered its pings within this many seconds.
+    "INVALIDATION_LIVENESS_SECONDS": 3.0,
+    # How long a process remembers a revocation answer in memory: the longest a revocation made by another
+    # process can go unseen (0: never remember; every request reads the shared cache or the database).
+    "REVOCATION_MEMO_SECONDS": 5.0,
     # How long revocation lookups stay in the shared cache; writers overwrite them at once.
     "REVOCATION_CACHE_SECONDS": 24 * 3600,
+    # How long a "not revoked" answer stays in the shared cache.
+    "REVOCATION_NEGATIVE_CACHE_SECONDS": 60,
     # How long a revoked refresh token family is remembered (Cognito's refresh tokens live 30 days by default).
     "REFRESH_TOKEN_LIFETIME": 30 * 24 * 3600,
 }
 
 
-class CognitoSettings:
-    """Attribute access to the ``COGNITO`` dict, falling back to ``DEFAULTS``."""
+class AppSettings:
+    """Attribute access to one namespaced settings dict (``settings.<setting_name>``), falling back to ``defaults``.
+
+    The one base class for an app's settings: subclass it with ``setting_name`` and ``defaults``. Values are
+    looked up lazily and cached until ``setting_changed`` fires for that setting (a test's override), so reading
+    them on a hot path costs a dict lookup.
+    """
+
+    setting_name: str = ""
+    defaults: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self) -> None:
         self._cache: dict[str, Any] = {}
+        _instances.add(self)
 
-    def _user_settings(self) -> dict[str, Any]:
-        return dict(getattr(settings, "COGNITO", {}) or {})
+    def user_settings(self) -> dict[str, Any]:
+        """The site's dict as configured, without defaults."""
+        return dict(getattr(settings, self.setting_name, {}) or {})
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
-            raise AttributeError(f"Invalid Cognito setting: {name!r}")
+        if name.startswith("_") or name not in self.defaults:
+            raise AttributeError(f"Invalid {self.setting_name} setting: {name!r}")
         if name not in self._cache:
-            self._cache[name] = self._user_settings().get(name, DEFAULTS[name])
+            self._cache[name] = self.user_settings().get(name, self.defaults[name])
         return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+_instances: weakref.WeakSet[AppSettings] = weakref.WeakSet()
+
+
+@receiver(setting_changed)
+def _reload_app_settings(*, setting: str, **kwargs: Any) -> None:
+    for instance in list(_instances):
+        if instance.setting_name == setting:
+            instance.reload()
+
+
+class CognitoSettings(AppSettings):
+    """The package's settings: ``settings.COGNITO``."""
+
+    setting_name = "COGNITO"
+    defaults = DEFAULTS
 
     @property
     def issuer(self) -> str:
@@ -118,14 +161,5 @@ class CognitoSettings:
             return str(self.JWKS_URL)
         return f"{self.issuer}/.well-known/jwks.json"
 
-    def reload(self) -> None:
-        self._cache.clear()
-
 
 cognito_settings = CognitoSettings()
-
-
-@receiver(setting_changed)
-def _reload_cognito_settings(*, setting: str, **kwargs: Any) -> None:
-    if setting == "COGNITO":
-        cognito_settings.reload()

@@ -1,7 +1,10 @@
 """The one place that calls the Cognito user pool API (and the identity pool API beside it).
 
 ``call()`` runs an operation on the cached client from ``clients.py`` and turns every botocore failure into the
-app's own exceptions (``exceptions.py``), each with a stable code: no ``ClientError`` leaks past this module.
+app's own exceptions (``exceptions.py``) through ``translate()``, the one mapping: each error carries a stable code
+and our own text for it, never Cognito's message; no ``ClientError`` leaks past this module. Every Cognito call
+of the package goes through ``call()`` (a caller needing a shorter timeout, no retry or another pool's region
+passes ``read_timeout``, ``max_attempts`` or ``region``).
 Flows (sign-in, sign-up, ...) are functions here that build the parameters (client id, ``SECRET_HASH`` when the
 app client has a secret) and call ``call()``; they return Cognito's answer as a dict. Nothing here logs a
 password, a code or a token: ``call()`` logs the operation name and the error code only.
@@ -60,25 +63,37 @@ ERRORS: dict[str, type[exc.CognitoError]] = {
 }
 
 
+# Our own text for a refused token (NotAuthorizedException says "Invalid Access Token", "Access Token has been
+# revoked" ...): it must not read like a wrong password.
+REFUSED_BEARER_TEXT = "The token was refused by the identity service: not valid, expired or revoked."
+UNKNOWN_REFUSAL = "The identity service refused the request."
+
+
 def translate(error: ClientError) -> exc.CognitoError:
-    """Map a botocore ``ClientError`` to the app's exception, keeping Cognito's message (never a secret)."""
+    """Map a botocore ``ClientError`` to the app's exception: the class by Cognito's code, the text our own.
+
+    Cognito's message is read only to tell cases of one code apart (a disabled user, a refused token); it never
+    reaches the caller, who sees the exception's own ``detail``.
+    """
     info = error.response.get("Error", {})
     aws_code = str(info.get("Code", ""))
-    message = str(info.get("Message", "")) or None
+    message = str(info.get("Message", "") or "").lower()
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
     cls = ERRORS.get(aws_code)
-    if cls is exc.NotAuthorized and message and "disabled" in message.lower():
-        return exc.UserDisabled()
+    if cls is exc.NotAuthorized:
+        if "disabled" in message:
+            return exc.UserDisabled()
+        if "token" in message:
+            return exc.NotAuthorized(REFUSED_BEARER_TEXT)
+        return exc.NotAuthorized()
     if cls is exc.Throttled:
         return exc.Throttled(retry_after=_retry_after(error))
     if cls is None:
-        if status >= 500 or "not yet implemented" in (message or "").lower():
-            if status == 501 or "not yet implemented" in (message or "").lower():
+        if status >= 500 or "not yet implemented" in message:
+            if status == 501 or "not yet implemented" in message:
                 return exc.NotSupported()
             return exc.ServiceUnavailable()
-        return exc.IdpError(message, code=_snake(aws_code) if aws_code else "cognito_error")
-    if issubclass(cls, exc.IdpError):
-        return cls(message)
+        return exc.IdpError(UNKNOWN_REFUSAL, code=_snake(aws_code) if aws_code else "cognito_error")
     return cls()
 
 
@@ -95,14 +110,36 @@ def _retry_after(error: ClientError) -> int:
         return 1
 
 
-def call(operation: str, **params: Any) -> dict[str, Any]:
-    """Run one Cognito user pool API operation; raises only ``CognitoError`` subclasses."""
-    return call_service("cognito-idp", operation, **params)
+def call(
+    operation: str,
+    /,
+    *,
+    read_timeout: float | None = None,
+    max_attempts: int | None = None,
+    region: str | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """Run one Cognito user pool API operation; raises only ``CognitoError`` subclasses.
+
+    ``params`` are the operation's (CamelCase) parameters; the lower-case keywords choose the client.
+    """
+    return call_service(
+        "cognito-idp", operation, read_timeout=read_timeout, max_attempts=max_attempts, region=region, **params
+    )
 
 
-def call_service(service: str, operation: str, **params: Any) -> dict[str, Any]:
+def call_service(
+    service: str,
+    operation: str,
+    /,
+    *,
+    read_timeout: float | None = None,
+    max_attempts: int | None = None,
+    region: str | None = None,
+    **params: Any,
+) -> dict[str, Any]:
     """Run one operation of ``service`` (``cognito-idp`` or ``cognito-identity``) through the one seam."""
-    client = get_client(service)
+    client = get_client(service, read_timeout=read_timeout, max_attempts=max_attempts, region=region)
     try:
         result: dict[str, Any] = getattr(client, operation)(**params)
     except ClientError as error:
@@ -140,7 +177,7 @@ def _client_id() -> str:
     client_id = str(cognito_settings.APP_CLIENT_ID or "")
     if not client_id:
         # An operator's mistake (manage.py check names it), answered as the service being unavailable: a 503.
-        logger.error("COGNITO_APP_CLIENT_ID is not set")
+        logger.error("COGNITO['APP_CLIENT_ID'] is not set")
         raise exc.ServiceUnavailable("The identity service is not configured.")
     return client_id
 
@@ -224,7 +261,7 @@ def respond_to_challenge(challenge: str, session: str, username: str, responses:
 
 
 def associate_software_token(*, access_token: str | None = None, session: str | None = None) -> dict[str, Any]:
-    params = {"AccessToken": access_token} if access_token else {"Session": session or ""}
+    params: dict[str, Any] = {"AccessToken": access_token} if access_token else {"Session": session or ""}
     return call("associate_software_token", **params)
 
 
@@ -300,7 +337,7 @@ def delete_user(access_token: str) -> dict[str, Any]:
 
 
 def revoke_token(refresh_token: str) -> dict[str, Any]:
-    params = {"Token": refresh_token, "ClientId": _client_id()}
+    params: dict[str, Any] = {"Token": refresh_token, "ClientId": _client_id()}
     if cognito_settings.APP_CLIENT_SECRET:
         params["ClientSecret"] = str(cognito_settings.APP_CLIENT_SECRET)
     return call("revoke_token", **params)
@@ -327,7 +364,7 @@ def identity_credentials(id_token: str) -> dict[str, Any]:
     """Identity pool credentials for the user of ``id_token``: GetId, then GetCredentialsForIdentity."""
     identity_pool = str(cognito_settings.IDENTITY_POOL_ID or "")
     if not identity_pool:
-        raise exc.NotSupported("No identity pool is configured (COGNITO_IDENTITY_POOL_ID).")
+        raise exc.NotSupported("No identity pool is configured (COGNITO['IDENTITY_POOL_ID']).")
     provider = f"cognito-idp.{cognito_settings.REGION}.amazonaws.com/{cognito_settings.USER_POOL_ID}"
     logins = {provider: id_token}
     identity = call_service("cognito-identity", "get_id", IdentityPoolId=identity_pool, Logins=logins)

@@ -1,7 +1,7 @@
 """Administrative calls on the user pool (creating, finding and changing users and groups).
 
 Every call goes through ``idp.call()``, so only the app's own exceptions (``exceptions.py``) come out. The pool
-defaults to ``COGNITO_USER_POOL_ID``; each function takes ``pool_id`` to act on another one.
+defaults to ``COGNITO['USER_POOL_ID']``; each function takes ``pool_id`` to act on another one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .idp import call
 def _pool(pool_id: str | None) -> str:
     pool = pool_id or str(cognito_settings.USER_POOL_ID or "")
     if not pool:
-        raise exc.ConfigurationError("COGNITO_USER_POOL_ID is not set.")
+        raise exc.ConfigurationError("COGNITO['USER_POOL_ID'] is not set.")
     return pool
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from django.conf import settings
@@ -35,4 +37,36 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
                 id="config.E003",
             )
         )
+    errors.extend(check_token_encryption_key())
     return errors
+
+
+def check_token_encryption_key() -> list[CheckMessage]:
+    """The site's key for refresh tokens held server-side (moved here from cognito_backend, which never reads it)."""
+    key = str(getattr(settings, "TOKEN_ENCRYPTION_KEY", "") or "")
+    if not key:
+        return [
+            Error(
+                "TOKEN_ENCRYPTION_KEY is missing.",
+                hint=(
+                    "Set TOKEN_ENCRYPTION_KEY to a Fernet key, e.g. the output of "
+                    "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`."
+                ),
+                id="config.E004",
+            )
+        ]
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        return [
+            Error(
+                "TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes).",
+                hint="Generate one with cryptography.fernet.Fernet.generate_key().",
+                id="config.E005",
+            )
+        ]
+    if key == getattr(settings, "SECRET_KEY", None):
+        return [Error("TOKEN_ENCRYPTION_KEY must not be the same as DJANGO_SECRET_KEY.", id="config.E006")]
+    return []

@@ -149,9 +149,10 @@ LOGIN_REDIRECT_URL = "/dashboard/"
 
 # --- AWS and Cognito -----------------------------------------------------------------------------------------
 # boto3 itself honours AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>; they are read here as well so that
-# the one client seam (cognito_backend/clients.py) can be pointed elsewhere from settings (tests do).
+# both client seams can be pointed elsewhere from settings (tests do): AWS for the site's own clients (Lambda,
+# IAM: config/aws.py), COGNITO_AWS for the package's Cognito clients (cognito_backend/clients.py).
 COGNITO_REGION: str = _read("COGNITO_REGION", str, os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-AWS = {
+AWS: dict[str, Any] = {
     "REGION": COGNITO_REGION,
     "ENDPOINT_URL": _read("AWS_ENDPOINT_URL", str, "") or None,
     "ENDPOINT_URLS": {
@@ -163,6 +164,10 @@ AWS = {
     "READ_TIMEOUT": _read("AWS_READ_TIMEOUT", float, 10.0),
     "MAX_ATTEMPTS": _read("AWS_MAX_ATTEMPTS", int, 3),
 }
+COGNITO_AWS: dict[str, Any] = {
+    **AWS,
+    "ENDPOINT_URLS": {name: url for name, url in AWS["ENDPOINT_URLS"].items() if name.startswith("cognito-")},
+}
 
 COGNITO: dict[str, Any] = {
     "REGION": COGNITO_REGION,
@@ -173,14 +178,23 @@ COGNITO: dict[str, Any] = {
     "JWKS_URL": _read("COGNITO_JWKS_URL", str, ""),
     "IDENTITY_POOL_ID": _read("COGNITO_IDENTITY_POOL_ID", str, ""),
     "DOMAIN": _read("COGNITO_DOMAIN", str, ""),
-    # accounts/: the flow the server signs in with (USER_PASSWORD_AUTH or USER_SRP_AUTH), what deleting an
-    # account does to the local user (deactivate or delete), the issuer name authenticator apps show, and rate
-    # limits as "scope=rate,..." (scopes in accounts/conf.py, e.g. "sign_in=30/min,sign_in_username=10/min").
+}
+
+# accounts/ (read through accounts/conf.py): the flow the server signs in with (USER_PASSWORD_AUTH or
+# USER_SRP_AUTH), what deleting an account does to the local user (deactivate or delete), the issuer name
+# authenticator apps show, rate limits as "scope=rate,..." (scopes in accounts/conf.py, e.g.
+# "sign_in=30/min,sign_in_username=10/min"), and how recent a sign-in must be for sensitive changes (seconds).
+ACCOUNTS: dict[str, Any] = {
     "AUTH_FLOW": _read("COGNITO_AUTH_FLOW", str, "USER_PASSWORD_AUTH"),
     "DELETE_LOCAL_USER": _read("COGNITO_DELETE_LOCAL_USER", str, "deactivate"),
     "TOTP_ISSUER": _read("COGNITO_TOTP_ISSUER", str, "Cognito for Django"),
     "THROTTLE_RATES": _read("COGNITO_THROTTLE_RATES", dict, {}),
+    "REAUTH_MAX_AGE": _read("COGNITO_REAUTH_MAX_AGE", int, 300),
 }
+
+# Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed; empty: none, the
+# client address is REMOTE_ADDR. Only the right-most entry not itself a trusted proxy is taken.
+TRUSTED_PROXIES: list[str] = _read("DJANGO_TRUSTED_PROXIES", list, [])
 
 # Fernet key for refresh tokens held server-side; deliberately not derived from SECRET_KEY.
 TOKEN_ENCRYPTION_KEY: str = _read("TOKEN_ENCRYPTION_KEY", str, "")
@@ -216,6 +230,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "EXCEPTION_HANDLER": "cognito_backend.drf.exception_handler",
+    # DRF's own get_ident() believes X-Forwarded-For unless this is set; accounts' throttles use TRUSTED_PROXIES.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cognito for Django",

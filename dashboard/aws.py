@@ -1,6 +1,6 @@
 """Lambda clients for invocations, with retries off, and identity-pool credentials for the caller.
 
-Server credentials: the project's one seam, ``cognito_backend.clients.get_client("lambda", read_timeout=...,
+Server credentials: the site's AWS seam, ``config.aws.get_client("lambda", read_timeout=...,
 max_attempts=...)``, checked to send each Invoke exactly once: botocore retries a read timeout by default, which
 would run the function a second time.
 
@@ -29,7 +29,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from cognito_backend import idp
-from cognito_backend.clients import get_client
+from config.aws import get_client
 
 from .conf import dashboard_settings
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from cognito_backend.conf import AppSettings
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -31,12 +29,20 @@ def _env_list(name: str, default: list[str]) -> list[str]:
 DEFAULTS: dict[str, Any] = {
     # Keep the (redacted) payload body in the audit log. Off by default: payloads may hold personal data.
     "STORE_PAYLOADS": _env_bool("DASHBOARD_STORE_PAYLOADS", False),
-    # Object keys whose values are replaced by "[redacted]" at any depth before a payload is stored
-    # (compared case-insensitively).
+    # Parts of member names whose values are replaced by "[redacted]" at any depth before a payload is stored:
+    # matched case-insensitively, ignoring separators, anywhere in the name ("DB_Password", "x-api-key"), and
+    # on the "value" of {"name": "password", "value": ...} pairs.
     "REDACT_FIELDS": _env_list(
         "DASHBOARD_REDACT_FIELDS",
-        ["password", "secret", "token", "access_token", "id_token", "refresh_token", "authorization", "api_key"],
+        ["password", "secret", "token", "api_key", "apikey", "authorization", "cookie"],
     ),
+    # Integer literals longer than this many digits are refused (400) before Lambda is invoked.
+    "MAX_INTEGER_DIGITS": 100,
+    # Bounds on payloads checked against a function's JSON Schema, refused before validating: bytes (413),
+    # nesting depth and items per array or object (400 payload_too_complex).
+    "SCHEMA_MAX_PAYLOAD": 1024 * 1024,
+    "SCHEMA_MAX_DEPTH": 64,
+    "SCHEMA_MAX_ITEMS": 10_000,
     # Payloads larger than this are not stored even when STORE_PAYLOADS is on (size and hash still are).
     "MAX_STORED_PAYLOAD": 64 * 1024,
     # Lambda's own request limits: 6 MB for synchronous invocations, 256 KB for events.
@@ -54,26 +60,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class DashboardSettings:
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
+class DashboardSettings(AppSettings):
+    """Attribute access to the ``DASHBOARD`` dict, falling back to ``DEFAULTS``."""
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
-            raise AttributeError(f"Invalid dashboard setting: {name!r}")
-        if name not in self._cache:
-            user = dict(getattr(settings, "DASHBOARD", {}) or {})
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
+    setting_name = "DASHBOARD"
+    defaults = DEFAULTS
 
 
 dashboard_settings = DashboardSettings()
-
-
-@receiver(setting_changed)
-def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting == "DASHBOARD":
-        dashboard_settings.reload()

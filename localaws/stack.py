@@ -28,6 +28,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from cognito_backend.clients import get_client, reset_clients
+from config import aws as site_aws
 
 STATE_DIR = Path(settings.BASE_DIR) / ".localaws"
 DOTENV = Path(settings.BASE_DIR) / ".env"
@@ -251,16 +252,15 @@ class Provisioned:
 def _aws_override(endpoint: str, region: str) -> Any:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
-    return override_settings(
-        AWS={
-            "REGION": region,
-            "ENDPOINT_URL": endpoint,
-            "ENDPOINT_URLS": {},
-            "CONNECT_TIMEOUT": 2.0,
-            "READ_TIMEOUT": 30.0,
-            "MAX_ATTEMPTS": 3,
-        }
-    )
+    options = {
+        "REGION": region,
+        "ENDPOINT_URL": endpoint,
+        "ENDPOINT_URLS": {},
+        "CONNECT_TIMEOUT": 2.0,
+        "READ_TIMEOUT": 30.0,
+        "MAX_ATTEMPTS": 3,
+    }
+    return override_settings(AWS=options, COGNITO_AWS=options)
 
 
 def _lambda_zip(code: str) -> bytes:
@@ -423,17 +423,19 @@ def provision(endpoint: str, region: str = "us-east-1") -> Provisioned:
     configure_moto(endpoint)
     with _aws_override(endpoint, region):
         reset_clients()
+        site_aws.reset_clients()
         try:
             idp = get_client("cognito-idp")
             pool_id = ensure_user_pool(idp, created)
             client_id = ensure_app_client(idp, pool_id, created)
             ensure_groups(idp, pool_id, created)
             identity_pool_id = ensure_identity_pool(get_client("cognito-identity"), region, pool_id, client_id, created)
-            role_arn = ensure_lambda_role(get_client("iam"), created)
-            functions = ensure_functions(get_client("lambda"), role_arn, created)
+            role_arn = ensure_lambda_role(site_aws.get_client("iam"), created)
+            functions = ensure_functions(site_aws.get_client("lambda"), role_arn, created)
             ensure_demo_user(idp, pool_id, created)
         finally:
             reset_clients()
+            site_aws.reset_clients()
     return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created)
 
 

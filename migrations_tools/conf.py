@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from cognito_backend.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     "RATE": 25.0,
@@ -46,9 +44,14 @@ DEFAULTS: dict[str, Any] = {
     "SUPPRESS_WELCOME": True,
     # Lazy password migration at sign-in (migrations_tools.lazy).
     "LAZY_MIGRATION": True,
-    # Wrong local passwords allowed per username and window before the local hash is no longer consulted.
+    # Wrong local passwords allowed per user and client address in a window before the local hash is no longer
+    # consulted for that address; all addresses together get LAZY_MAX_FAILURES_PER_USER.
     "LAZY_MAX_FAILURES": 5,
+    "LAZY_MAX_FAILURES_PER_USER": 50,
     "LAZY_FAILURE_WINDOW": 900,
+    # Cognito group the bulk run puts every user it creates in: the mark that a pool user is this migration's own
+    # (only an administrator can add a user to a group). "" turns it off: then only a verified, equal email links.
+    "MARKER_GROUP": "django-migrated",
     # Shared secret of the user-migration Lambda trigger's signed requests; empty disables the endpoint.
     "TRIGGER_SECRET": "",
     "TRIGGER_MAX_SKEW": 300,
@@ -58,28 +61,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class MigrationSettings:
+class MigrationSettings(AppSettings):
     """Attribute access to the ``COGNITO_MIGRATION`` dict, falling back to ``DEFAULTS``."""
 
-    def __init__(self) -> None:
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name not in DEFAULTS:
-            raise AttributeError(f"Invalid migration setting: {name!r}")
-        if name not in self._cache:
-            user = dict(getattr(settings, "COGNITO_MIGRATION", {}) or {})
-            self._cache[name] = user.get(name, DEFAULTS[name])
-        return self._cache[name]
-
-    def reload(self) -> None:
-        self._cache.clear()
+    setting_name = "COGNITO_MIGRATION"
+    defaults = DEFAULTS
 
 
 migration_settings = MigrationSettings()
-
-
-@receiver(setting_changed)
-def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting == "COGNITO_MIGRATION":
-        migration_settings.reload()

@@ -89,7 +89,6 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
     from django.core.cache import caches
 
     from cognito_backend.clients import reset_clients
-    from config import aws as site_aws
 
     settings.AWS = settings.COGNITO_AWS = {
         "REGION": REGION,
@@ -103,7 +102,6 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
     yield moto_server
     reset_moto(moto_server)
     reset_clients()
-    site_aws.reset_clients()
     for cache in caches.all():
         cache.clear()
 

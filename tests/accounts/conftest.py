@@ -161,7 +161,7 @@ def local_pool(cognito_local: CognitoLocal, settings: Any, aws: str) -> LocalPoo
     """A fresh pool in cognito-local, set as the site's pool; Cognito calls go to cognito-local from now on."""
     from cognito_backend.clients import get_client
 
-    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {"cognito-idp": cognito_local.url}}
+    settings.COGNITO_AWS = {**settings.COGNITO_AWS, "ENDPOINT_URLS": {"cognito-idp": cognito_local.url}}
     idp = get_client("cognito-idp")
     pool_id = idp.create_user_pool(
         PoolName=f"accounts-{uuid.uuid4().hex[:8]}",
@@ -248,7 +248,7 @@ class Faults:
 @pytest.fixture
 def faults(settings: Any, aws: str) -> Iterator[Faults]:
     # One attempt per call: botocore's retries (with their backoff sleeps) would only repeat the injected fault.
-    settings.AWS = {**settings.AWS, "MAX_ATTEMPTS": 1}
+    settings.COGNITO_AWS = {**settings.COGNITO_AWS, "MAX_ATTEMPTS": 1}
     injected = Faults(handlers=[], calls=[])
     yield injected
     for client, event, handler in injected.handlers:

@@ -97,7 +97,7 @@ def test_cognito_faults_on_signed_in_endpoints_are_answered_without_a_500(
 
 def test_cognito_on_a_closed_port_is_a_503(api: APIClient, user_pool: UserPool, settings: Any) -> None:
     # Real fault: the Cognito endpoint points at a loopback port nothing listens on.
-    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {"cognito-idp": f"http://127.0.0.1:{free_port()}"}}
+    settings.COGNITO_AWS = {**settings.COGNITO_AWS, "ENDPOINT_URLS": {"cognito-idp": f"http://127.0.0.1:{free_port()}"}}
     response = api.post("/api/auth/sign-in/", {"username": "alice", "password": DEFAULT_PASSWORD}, format="json")
     assert response.status_code == 503
     assert response.json() == {
@@ -113,7 +113,7 @@ def test_cognito_on_a_closed_port_is_a_503(api: APIClient, user_pool: UserPool, 
 def tight_limits(settings: Any, user_pool: UserPool) -> None:
     rates = dict.fromkeys(("sign_in", "sign_up", "confirm", "forgot_password"), "2/min")
     rates.update({f"{scope}_username": "3/min" for scope in ("sign_in", "sign_up", "confirm", "forgot_password")})
-    settings.COGNITO = {**settings.COGNITO, "THROTTLE_RATES": rates}
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "THROTTLE_RATES": rates}
 
 
 LIMITED = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from cognito_backend.checks import check_verification_settings
 
@@ -28,3 +29,39 @@ def test_bad_verification_setting_is_named(settings: Any, override: dict[str, An
 
 def test_default_verification_settings_pass(settings: Any) -> None:
     assert check_verification_settings() == []
+
+
+# --- the package knows nothing of the site that installs it ------------------------------------------------------
+
+
+def _all_messages() -> list[Any]:
+    from cognito_backend.checks import check_cognito_settings
+
+    return [*check_cognito_settings(), *check_verification_settings()]
+
+
+def test_hints_name_the_packages_settings_never_a_sites_variable_or_command(settings: Any) -> None:
+    import re
+
+    settings.COGNITO = {"REGION": "mars", "USER_POOL_ID": "", "ISSUER": "ftp://x", "IDENTITY_POOL_ID": "x:y"}
+    messages = _all_messages()
+    assert {"cognito_backend.E001", "cognito_backend.E002", "cognito_backend.E005"} <= {m.id for m in messages}
+    for message in messages:
+        text = f"{message.msg} {message.hint or ''}"
+        assert not re.search(r"COGNITO_[A-Z]", text), text  # an environment variable of this site
+        assert "manage.py" not in text and "localaws" not in text and ".env" not in text, text
+        assert "COGNITO[" in text, text
+
+
+def test_the_package_does_not_check_a_token_store_key_it_never_reads(settings: Any) -> None:
+    settings.TOKEN_ENCRYPTION_KEY = ""
+    assert not any("TOKEN_ENCRYPTION_KEY" in f"{m.msg} {m.hint}" for m in _all_messages())
+
+
+def test_the_site_checks_its_token_store_key() -> None:
+    from config.checks import check_token_encryption_key
+
+    with override_settings(TOKEN_ENCRYPTION_KEY=""):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E004"]
+    with override_settings(TOKEN_ENCRYPTION_KEY="short"):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E005"]

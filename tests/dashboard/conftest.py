@@ -68,7 +68,7 @@ def bearer(api: APIClient, token: str) -> APIClient:
 @pytest.fixture
 def sample_functions(aws: str) -> dict[str, str]:
     """The sample functions in the stand-in, created the way ``manage.py localaws up`` creates them."""
-    from cognito_backend.clients import get_client
+    from config.aws import get_client
     from localaws import stack
 
     created: list[str] = []

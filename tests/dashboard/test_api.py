@@ -216,7 +216,10 @@ def test_identity_pool_unreachable_is_503_and_audited(
     registry["auth"].credentials = "caller"
     registry["auth"].save()
     # Fault: the identity pool's endpoint is a closed port (token verification still reaches the user pool).
-    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {"cognito-identity": f"http://127.0.0.1:{free_port()}"}}
+    settings.COGNITO_AWS = {
+        **settings.COGNITO_AWS,
+        "ENDPOINT_URLS": {"cognito-identity": f"http://127.0.0.1:{free_port()}"},
+    }
     response = invoke(bearer(api, cognito_user.tokens.id_token), "auth", "{}")
     assert response.status_code == 503
     assert only_invocation().status == "credentials_error"
