@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from django.core.signals import setting_changed
@@ -52,7 +53,8 @@ from .exceptions import (
 )
 from .jwks import jwks_cache
 
-JWT_RE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# \Z, not $: "$" also matches before a trailing newline, which would make "token\n" a second valid spelling.
+JWT_RE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z")
 TOKEN_USES = ("id", "access")
 # Numbers beyond 2**53 are not exact in JSON (RFC 7159 interop) and overflow datetime; no real claim needs them.
 MAX_NUMERIC_DATE = 2**53
@@ -91,6 +93,7 @@ class VerifierConfig:
     algorithms: frozenset[str]
     leeway: float
     max_token_size: int
+    max_token_lifetime: float
 
 
 _pools: dict[str, PoolConfig] | None = None
@@ -109,6 +112,7 @@ def verifier_config() -> VerifierConfig:
             algorithms=frozenset(str(a) for a in cognito_settings.ALGORITHMS),
             leeway=float(cognito_settings.LEEWAY),
             max_token_size=int(cognito_settings.MAX_TOKEN_SIZE),
+            max_token_lifetime=float(cognito_settings.MAX_TOKEN_LIFETIME),
         )
     return config
 
@@ -144,7 +148,11 @@ def configured_pools() -> dict[str, PoolConfig]:
 
 @dataclass(frozen=True)
 class VerifiedToken:
-    """A token whose signature and claims were checked. ``claims`` is the decoded payload, read-only by intent."""
+    """A token whose signature and claims were checked.
+
+    ``header`` and ``claims`` are read-only mappings (JSON arrays become tuples): a verified token is cached and
+    shared by every request that presents it, so no view may change what the next request sees.
+    """
 
     header: Mapping[str, Any]
     claims: Mapping[str, Any]
@@ -231,32 +239,58 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"JSON constant {value} is not allowed")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """Duplicate names are refused: two parsers that keep different copies would see two different tokens."""
+def _frozen(value: Any) -> Any:
+    """A JSON array as a tuple, recursively (objects inside are already frozen by ``_frozen_object``)."""
+    return tuple(_frozen(item) for item in value) if type(value) is list else value
+
+
+def _frozen_object(pairs: list[tuple[str, Any]]) -> Mapping[str, Any]:
+    """A JSON object as a read-only mapping. Duplicate names are refused: two parsers that keep different
+    copies would see two different tokens."""
     result = dict(pairs)
     if len(result) != len(pairs):
         raise ValueError("duplicate member")
-    return result
+    for name, value in pairs:
+        if type(value) is list:
+            result[name] = _frozen(value)
+    return MappingProxyType(result)
 
 
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
+# The last character of an unpadded segment carries 4 (length % 4 == 2) or 2 (length % 4 == 3) unused bits,
+# which must be zero (RFC 4648 3.5): otherwise 15 (or 3) other spellings decode to the same bytes, and a token
+# re-encoded that way would be accepted as a second token (and a second cache entry).
+_CANONICAL_LAST = {
+    2: frozenset("AQgw"),
+    3: frozenset("AEIMQUYcgkosw048"),
+}
 
 
 def _b64url_decode(segment: str) -> bytes:
-    """base64url without padding; the caller has checked the alphabet (JWT_RE)."""
+    """Canonical base64url without padding; the caller has checked the alphabet (JWT_RE)."""
+    remainder = len(segment) % 4
+    if remainder:
+        last = _CANONICAL_LAST.get(remainder)
+        if last is None or segment[-1] not in last:
+            raise ValueError("non-canonical base64url")
     return binascii.a2b_base64((segment + "=" * (-len(segment) % 4)).encode("ascii").translate(_URLSAFE))
 
 
-def _b64_json(segment: str, what: str) -> dict[str, Any]:
+def _b64_json(segment: str, what: str) -> Mapping[str, Any]:
     try:
         raw = _b64url_decode(segment)
     except (binascii.Error, ValueError) as exc:
         raise TokenMalformed(f"JWT {what} is not valid base64url.") from exc
     try:
-        value = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        # UTF-8 only (RFC 7515 5.2): json.loads on bytes would also take UTF-16 and UTF-32, and a UTF-8 BOM.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TokenMalformed(f"JWT {what} is not valid UTF-8.") from exc
+    try:
+        value = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_frozen_object)
     except (ValueError, TypeError, RecursionError) as exc:
         raise TokenMalformed(f"JWT {what} is not valid JSON.") from exc
-    if not isinstance(value, dict):
+    if not isinstance(value, MappingProxyType):
         raise TokenMalformed(f"JWT {what} is not a JSON object.")
     return value
 
@@ -310,17 +344,17 @@ def assert_jwt_payload(payload: Mapping[str, Any]) -> None:
         if value is not None and type(value) is not str:
             raise InvalidClaim(f"JWT payload {name} claim is not a string: {_show(value)}.")
     groups = payload.get("cognito:groups")
-    if groups is not None and (type(groups) is not list or not all(type(g) is str for g in groups)):
+    if groups is not None and (type(groups) is not tuple or not all(type(g) is str for g in groups)):
         raise InvalidClaim("JWT payload cognito:groups claim is not a list of strings.")
 
 
 # Every token of a pool carries one of a handful of headers ({"kid": ..., "alg": "RS256"}): parsed once.
 # Entries are only parsed JSON (no trust attached), and the memo stops growing at its limit.
-_parsed_headers: dict[str, dict[str, Any]] = {}
+_parsed_headers: dict[str, Mapping[str, Any]] = {}
 _HEADER_MEMO_LIMIT = 256
 
 
-def decompose(token: str | bytes) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+def decompose(token: str | bytes) -> tuple[Mapping[str, Any], Mapping[str, Any], bytes, bytes]:
     """Split and parse a JWT: ``(header, payload, signing_input, signature)``; only ``TokenError`` escapes."""
     if isinstance(token, bytes):
         try:
@@ -388,7 +422,7 @@ def assert_jwk_fits(header: Mapping[str, Any], jwk: Mapping[str, Any]) -> None:
         assert_string_equals("JWT signature algorithm", header.get("alg"), str(jwk["alg"]), InvalidAlgorithm)
 
 
-def assert_time(payload: Mapping[str, Any], now: float, leeway: float) -> None:
+def assert_time(payload: Mapping[str, Any], now: float, leeway: float, max_lifetime: float) -> None:
     exp = _assert_numeric_date(payload, "exp")
     if exp is None:
         raise MissingClaim("Missing exp: a token without an expiry is never accepted.")
@@ -402,6 +436,15 @@ def assert_time(payload: Mapping[str, Any], now: float, leeway: float) -> None:
         raise MissingClaim("Missing iat.")
     if iat - leeway > now:
         raise TokenNotYetValid("Token was issued in the future (iat).")
+    # Cognito's id and access tokens live at most one day: a signed token claiming more was not minted by the
+    # pool's settings (a leaked signing key, a misconfigured issuer) and is refused however far off exp is.
+    if exp - iat > max_lifetime:
+        raise InvalidClaim(
+            f"Token lifetime (exp - iat) not allowed: {exp - iat:.0f} s. Expected at most {max_lifetime:.0f} s."
+        )
+    auth_time = _assert_numeric_date(payload, "auth_time")
+    if auth_time is not None and auth_time > iat:
+        raise InvalidClaim(f"auth_time not allowed: {_show(auth_time)}. Expected at most iat ({_show(iat)}).")
 
 
 def assert_token_use(payload: Mapping[str, Any], accepted: Collection[str]) -> str:
@@ -501,7 +544,7 @@ def verify_token(
     verified = token_cache.get(token) if use_cache and isinstance(token, str) else None
     if verified is None:
         try:
-            verified = _verify_uncached(token, now, leeway)
+            verified = _verify_uncached(token, now, leeway, config.max_token_lifetime)
         except TokenError:
             raise
         except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError, RecursionError) as exc:
@@ -520,7 +563,7 @@ def verify_token(
     return verified
 
 
-def _verify_uncached(token: str | bytes, now: float, leeway: float) -> VerifiedToken:
+def _verify_uncached(token: str | bytes, now: float, leeway: float, max_lifetime: float) -> VerifiedToken:
     header, payload, signing_input, signature = decompose(token)
     alg = assert_algorithm(header)
     kid = assert_kid(header)
@@ -529,7 +572,7 @@ def _verify_uncached(token: str | bytes, now: float, leeway: float) -> VerifiedT
     assert_jwk_fits(header, key.jwk)
     if not key.verify(signing_input, signature, alg):
         raise InvalidSignature("Invalid signature.")
-    assert_time(payload, now, leeway)
+    assert_time(payload, now, leeway, max_lifetime)
     use = assert_token_use(payload, TOKEN_USES)
     assert_client_id(payload, use, pool)
     sub = payload.get("sub")
