@@ -86,9 +86,17 @@ class LambdaFunction(models.Model):
             if len(encoded) > limit:
                 errors.setdefault("example_payload", []).append(f"Larger than Lambda's limit of {limit} bytes.")
             elif self.payload_schema is not None and "payload_schema" not in errors:
-                problem = payloads.validation_problem(self.example_payload, self.payload_schema)
-                if problem:
-                    errors.setdefault("example_payload", []).append(f"Does not meet the schema: {problem}")
+                try:
+                    failure = payloads.schema_failure(self.example_payload, self.payload_schema)
+                except payloads.ValidationAborted:
+                    # E.g. {"$ref": "#"}: every payload would recurse until Python's limit.
+                    errors["payload_schema"] = [
+                        "Checking the example recursed too deeply: the schema refers to "
+                        "itself without descending into the payload."
+                    ]
+                else:
+                    if failure:
+                        errors.setdefault("example_payload", []).append(f"Does not meet the schema: {failure[0]}")
         if errors:
             raise ValidationError(errors)
 

@@ -1,15 +1,16 @@
 """Invoking a registered Lambda function for a caller, and auditing every attempt.
 
 ``invoke()`` checks, in order: the function exists and is enabled (404), the caller may call it (403), the
-payload fits Lambda's limit (413), is strict JSON (400) and meets the function's schema (400); then it calls
-Lambda once (retries off: a read timeout must never run the function twice) and maps the outcome. Whatever
-happens, one ``Invocation`` row records it before the error reaches the caller. Logs name the function, the
-user and the outcome, never the payload or a credential.
+payload fits Lambda's limit (413), is strict JSON (400: finite numbers, bounded integers, valid Unicode),
+fits the bounds of schema validation (413/400) and meets the function's schema (400); then it calls Lambda
+once (retries off: a read timeout must never run the function twice) and maps the outcome. Whatever happens,
+one ``Invocation`` row records it before the error reaches the caller; if the database refuses the row as
+built, it is written again without the stored payload. Logs name the function, the user and the outcome,
+never the payload or a credential.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
+from django.db import DatabaseError, transaction
 
 from cognito_backend import exceptions as cognito_exceptions
 
@@ -147,7 +149,19 @@ def check_payload(function: LambdaFunction, raw: RawPayload) -> Any:
         if problem:
             logger.error("lambda function %s has an invalid payload schema: %s", function.name, problem)
             raise FunctionMisconfigured()
-        failure = payloads.schema_failure(payload, function.payload_schema)
+        bounds = payloads.bounds_problem(raw.size, payload)
+        if bounds:
+            code, message, bound = bounds
+            error_class = PayloadTooLarge if code == "payload_too_large" else InvalidPayload
+            raise error_class(message, code=code, field="payload", extra={"limit": bound})
+        try:
+            failure = payloads.schema_failure(payload, function.payload_schema)
+        except payloads.ValidationAborted as exc:
+            logger.error("lambda function %s: schema validation recursed too deeply", function.name)
+            raise InvalidPayload(str(exc), code="payload_too_complex", field="payload") from None
+        except payloads.SchemaPatternError:
+            logger.error("lambda function %s has a schema pattern RE2 cannot run", function.name)
+            raise FunctionMisconfigured() from None
         if failure:
             message, summary = failure
             raise InvalidPayload(
@@ -213,9 +227,13 @@ def _call(function: LambdaFunction, caller: Caller, data: bytes, record: Invocat
         raise _function_failed(function, str(response["FunctionError"]), body)
     if function.is_event:
         return InvocationResult(record, status_code, None, "none")
+    if not body.strip():
+        return InvocationResult(record, status_code, None)
     try:
-        return InvocationResult(record, status_code, json.loads(body) if body else None)
-    except (ValueError, RecursionError):
+        # As strict as for payloads (duplicate keys aside): a result with NaN, 1e999, a 5,000-digit integer or a
+        # lone surrogate could not be rendered as JSON, so the caller gets it as text.
+        return InvocationResult(record, status_code, payloads.parse(body, allow_duplicates=True))
+    except payloads.PayloadError:
         return InvocationResult(record, status_code, body.decode("utf-8", "replace"), "text")
 
 
@@ -223,8 +241,8 @@ def _function_failed(function: LambdaFunction, kind: str, body: bytes) -> Functi
     limit = int(dashboard_settings.MAX_ERROR_MESSAGE)
     error_type, message = "", ""
     try:
-        answer = json.loads(body)
-    except (ValueError, RecursionError):
+        answer = payloads.parse(body, allow_duplicates=True)
+    except payloads.PayloadError:
         answer = None
     if isinstance(answer, dict):
         error_type = str(answer.get("errorType") or "")
@@ -298,7 +316,7 @@ def _finish(record: Invocation, status: str, http_status: int, *, error: Dashboa
         record.error_type = payloads.storable(str(error.extra.get("error_type", ""))[:128])
         message = str(error.audit_message or error.extra.get("error_message") or error.detail)
         record.error_message = payloads.storable(message)
-    record.save()
+    _save(record)
     logger.info(
         "lambda invocation %s of %s by %s: %s %s",
         record.pk,
@@ -307,3 +325,22 @@ def _finish(record: Invocation, status: str, http_status: int, *, error: Dashboa
         record.status,
         record.error_code or "",
     )
+
+
+def _save(record: Invocation) -> None:
+    """Writes the audit row; when the database refuses it as built, writes it again without the stored payload.
+
+    Lambda may already have run: the attempt must be on record whatever the stored payload holds.
+    """
+    try:
+        with transaction.atomic():
+            record.save()
+        return
+    except (DatabaseError, ValueError, UnicodeError) as exc:
+        logger.error(
+            "audit row for %s refused (%s); written without the payload", record.function_key, type(exc).__name__
+        )
+    record.pk = None
+    record._state.adding = True
+    record.payload = None
+    record.save()
