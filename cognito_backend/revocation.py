@@ -13,10 +13,12 @@ them. Public functions (other apps and Celery tasks call these):
   most once per ``ONLINE_CHECK_INTERVAL`` per token, the answer shared through the Django cache.
 - ``purge_expired()``: delete token-family rows that can no longer match a valid token.
 
-The database is the truth; the Django cache in front of it is written by every revocation, so with a shared
-cache (Redis) all processes see a revocation at once. With Redis, answers are also kept in process memory and
-dropped at once by a pub/sub message from whichever process revokes (``cache.py``), so a request usually costs
-no round trip at all. With a per-process cache (locmem) the check asks the database on every request instead.
+The database is the truth; the Django cache in front of it is written by every revocation (with ``set``, while
+readers fill misses with ``add`` so they never overwrite a newer revocation; "not revoked" is kept there only
+``REVOCATION_NEGATIVE_CACHE_SECONDS``). Each process also remembers answers in memory for at most
+``REVOCATION_MEMO_SECONDS`` (``cache.py``): a revocation made in this process drops them at once, one made in
+another process is seen within that time, and with Redis at once through a pub/sub message. So with the default
+per-process cache most requests cost no database query, and a revocation elsewhere still holds within the TTL.
 Cognito's times have one-second resolution: a token issued in the same second as a revocation is refused too
 (the safe side of the ambiguity).
 """
@@ -24,6 +26,7 @@ Cognito's times have one-second resolution: a token issued in the same second as
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import math
 import threading
@@ -32,17 +35,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
-from django.dispatch import Signal, receiver
+from django.dispatch import receiver
 
-from .cache import bus
+from .cache import bus, retrier
 from .conf import cognito_settings
-from .exceptions import RevocationCheckUnavailable, TokenRevoked
+from .exceptions import RevocationCheckUnavailable, TokenExpired, TokenRevoked
 from .models import CognitoIdentity, RevokedTokenFamily, UserRevocation
 from .tokens import VerifiedToken, token_cache
 
@@ -53,11 +55,9 @@ FAMILY_PREFIX = "cognito_backend:family:"
 ONLINE_PREFIX = "cognito_backend:online:"
 USER_VERSION_PREFIX = "cognito_backend:uver:"
 
-# Sent after a revocation is recorded: ``sender`` is this module's name, ``sub`` / ``origin_jti`` and ``reason``.
-tokens_revoked = Signal()
-
-
 _shared_cache: bool | None = None
+_cache_down_until = 0.0
+CACHE_PAUSE_SECONDS = 2.0
 
 
 def _is_shared_cache() -> bool:
@@ -76,6 +76,18 @@ def _is_shared_cache() -> bool:
     return shared
 
 
+def _cache_usable() -> bool:
+    """False for a moment after the shared cache failed, so requests go to the database without each waiting
+    for the cache's timeout."""
+    return time.monotonic() >= _cache_down_until
+
+
+def _cache_failed(action: str, error: Exception) -> None:
+    global _cache_down_until
+    _cache_down_until = time.monotonic() + CACHE_PAUSE_SECONDS
+    logger.warning("revocation: the Django cache could not be %s (%s)", action, type(error).__name__)
+
+
 def _sub_of(user_or_sub: AbstractBaseUser | str) -> str:
     if isinstance(user_or_sub, str):
         return user_or_sub
@@ -83,11 +95,25 @@ def _sub_of(user_or_sub: AbstractBaseUser | str) -> str:
     return identity.sub if identity is not None else ""
 
 
-def _cache_set(values: dict[str, Any]) -> None:
+def _write_through(key: str, value: Any, timeout: int) -> None:
+    """A revocation's write to the shared cache. When it fails, the key must not keep its old answer (another
+    process would trust it for up to a day): delete it, and retry the write in the background until it lands."""
+    if not _is_shared_cache():
+        return
+
+    def write() -> None:
+        cache.set(key, value, timeout=timeout)
+
     try:
-        cache.set_many(values, timeout=int(cognito_settings.REVOCATION_CACHE_SECONDS))
-    except Exception:  # noqa: BLE001 - the cache is an accelerator; the database already holds the truth
-        logger.warning("revocation: the Django cache could not be written", exc_info=True)
+        write()
+        return
+    except Exception as exc:  # noqa: BLE001 - handled below
+        _cache_failed("written", exc)
+    try:
+        cache.delete(key)
+    except Exception:  # noqa: BLE001 - the retry below repairs it
+        logger.warning("revocation: the stale cache entry could not be deleted either; retrying the write")
+    retrier.submit("revocation cache write", write, time.monotonic() + int(cognito_settings.REVOCATION_CACHE_SECONDS))
 
 
 # --- recording -------------------------------------------------------------------------------------------------
@@ -119,12 +145,11 @@ def revoke_user_tokens(user_or_sub: AbstractBaseUser | str, *, reason: str = "",
             break
         except IntegrityError:
             continue  # a concurrent revocation created the row; update it on the next pass
-    _cache_set({SUB_PREFIX + sub: when.timestamp()})
+    _write_through(SUB_PREFIX + sub, when.timestamp(), int(cognito_settings.REVOCATION_CACHE_SECONDS))
     bus.publish(sub=sub, kind="revoked")
     _forget_online_answers(sub)
     token_cache.discard_where(lambda verified: verified.sub == sub)
     logger.info("tokens revoked: sub=%s reason=%s", sub, reason or "-")
-    tokens_revoked.send(sender=__name__, sub=sub, origin_jti="", reason=reason)
 
 
 def revoke_token_family(
@@ -141,11 +166,10 @@ def revoke_token_family(
     RevokedTokenFamily.objects.update_or_create(
         origin_jti=origin_jti, defaults={"sub": sub, "reason": reason, "expires_at": expiry}
     )
-    _cache_set({FAMILY_PREFIX + _digest(origin_jti): 1})
+    _write_through(FAMILY_PREFIX + _digest(origin_jti), 1, int(cognito_settings.REVOCATION_CACHE_SECONDS))
     bus.publish(origin_jti=origin_jti, kind="revoked")
     token_cache.discard_where(lambda verified: verified.origin_jti == origin_jti)
     logger.info("token family revoked: sub=%s reason=%s", sub or "-", reason or "-")
-    tokens_revoked.send(sender=__name__, sub=sub, origin_jti=origin_jti, reason=reason)
 
 
 def purge_expired() -> int:
@@ -165,51 +189,76 @@ def _digest(value: str) -> str:
 class RevocationState:
     not_valid_before: float  # 0 when the user has no revocation
     family_revoked: bool
+    # Changes whenever the local user behind the sub may have changed: callers may keep the user while it stays
+    # the same. -1: no version known (callers must not cache users across requests).
     user_version: int
 
 
+# Versions handed out when there is no shared user version (per-process cache): a new one each time the memo is
+# refilled from the database, so a user cached under it lives no longer than a memo answer.
+_local_versions = itertools.count(1)
+
+
 def state_for(token: VerifiedToken) -> RevocationState:
-    """What is recorded against ``token``'s user and family: one cache round trip when the cache is shared."""
+    """What is recorded against ``token``'s user and family.
+
+    From process memory while an answer younger than ``REVOCATION_MEMO_SECONDS`` is remembered (see cache.py),
+    else from the shared cache (one round trip), else from the database.
+    """
+    sub_key = ("sub", token.sub)
+    family_key = ("family", token.origin_jti)
+    user = bus.get(sub_key)
+    family: Any = bus.get(family_key) if token.origin_jti else False
+    if user is not None and family is not None:
+        return RevocationState(user[0], family, user[1])
+    generation = bus.generation()
     shared = _is_shared_cache()
-    if shared:
-        memo_key = (token.sub, token.origin_jti)
-        remembered = bus.get(memo_key)
-        if remembered is not None:
-            return remembered  # type: ignore[no-any-return]
-        generation = bus.generation()
-    sub_key = SUB_PREFIX + token.sub
-    family_key = FAMILY_PREFIX + _digest(token.origin_jti) if token.origin_jti else ""
-    version_key = USER_VERSION_PREFIX + token.sub
-    if shared:
-        keys = [sub_key, version_key] + ([family_key] if family_key else [])
+    cache_sub = SUB_PREFIX + token.sub
+    cache_family = FAMILY_PREFIX + _digest(token.origin_jti) if token.origin_jti else ""
+    cache_version = USER_VERSION_PREFIX + token.sub
+    found: dict[str, Any] = {}
+    readable = shared and _cache_usable()
+    if readable:
+        keys = ([cache_sub, cache_version] if user is None else []) + ([cache_family] if family is None else [])
         try:
             found = cache.get_many(keys)
-        except Exception:  # noqa: BLE001 - fall back to the database below
-            logger.warning("revocation: the Django cache could not be read", exc_info=True)
-            found = {}
-        missing: dict[str, Any] = {}
-        nvb = found.get(sub_key)
+        except Exception as exc:  # noqa: BLE001 - fall back to the database below
+            _cache_failed("read", exc)
+            readable = False
+    fills: list[tuple[str, Any, int]] = []
+    positive = int(cognito_settings.REVOCATION_CACHE_SECONDS)
+    negative = int(cognito_settings.REVOCATION_NEGATIVE_CACHE_SECONDS)
+    if user is None:
+        nvb = found.get(cache_sub)
         if nvb is None:
             nvb = _db_not_valid_before(token.sub)
-            missing[sub_key] = nvb
-        family = found.get(family_key) if family_key else 0
-        if family is None:
-            family = 1 if _db_family_revoked(token.origin_jti) else 0
-            missing[family_key] = family
-        version = found.get(version_key)
+            fills.append((cache_sub, nvb, positive if nvb else negative))
+        version = found.get(cache_version) if shared else next(_local_versions)
         if version is None:
-            version = 0
-            missing[version_key] = 0
-        if missing:
-            _cache_set(missing)
-        state = RevocationState(float(nvb), bool(family), int(version))
-        bus.put(memo_key, state, generation)
-        return state
-    return RevocationState(
-        _db_not_valid_before(token.sub),
-        bool(token.origin_jti) and _db_family_revoked(token.origin_jti),
-        -1,  # no shared version: callers must not cache users across requests
-    )
+            version = _fresh_version()
+            fills.append((cache_version, version, positive))
+        user = (float(nvb), int(version))
+        bus.put(sub_key, user, generation)
+    if family is None:
+        cached = found.get(cache_family)
+        if cached is None:
+            cached = 1 if _db_family_revoked(token.origin_jti) else 0
+            fills.append((cache_family, cached, positive if cached else negative))
+        family = bool(cached)
+        bus.put(family_key, family, generation)
+    if readable and fills:
+        # ``add``, never ``set``: a revocation written since our database read must win over our older answer.
+        try:
+            for key, value, timeout in fills:
+                cache.add(key, value, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - the cache is an accelerator; the answer stands
+            _cache_failed("filled", exc)
+    return RevocationState(user[0], bool(family), user[1])
+
+
+def _fresh_version() -> int:
+    """A user version unlikely to repeat one held before the key expired (milliseconds since the epoch)."""
+    return int(time.time() * 1000)
 
 
 def _db_not_valid_before(sub: str) -> float:
@@ -239,22 +288,23 @@ def check_token(token: VerifiedToken, state: RevocationState | None = None) -> R
 
 def bump_user_version(sub: str) -> None:
     """Tell every process that the local user behind ``sub`` changed, so cached copies are dropped."""
-    if not sub or not _is_shared_cache():
+    if not sub:
         return
-    key = USER_VERSION_PREFIX + sub
-    try:
+    if _is_shared_cache():
+        key = USER_VERSION_PREFIX + sub
         try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=int(cognito_settings.REVOCATION_CACHE_SECONDS))
-    except Exception:  # noqa: BLE001 - see _cache_set
-        logger.warning("revocation: the user version could not be bumped", exc_info=True)
+            try:
+                cache.incr(key)
+            except ValueError:  # no version yet (or expired): any new value differs from what others hold
+                cache.set(key, _fresh_version(), timeout=int(cognito_settings.REVOCATION_CACHE_SECONDS))
+        except Exception:  # noqa: BLE001 - a stale version would keep old users: write a fresh one, retried
+            _write_through(key, _fresh_version(), int(cognito_settings.REVOCATION_CACHE_SECONDS))
     bus.publish(sub=sub, kind="user")
 
 
 # --- online mode -----------------------------------------------------------------------------------------------
 
-_online_memo: dict[str, tuple[float, bool]] = {}
+_online_memo: dict[str, tuple[float, int]] = {}
 _online_lock = threading.Lock()
 _ONLINE_MEMO_LIMIT = 8192
 
@@ -264,70 +314,94 @@ def _forget_online_answers(sub: str) -> None:
         _online_memo.clear()  # rare event; cheaper than indexing answers by sub
 
 
+# GetUser works only with access tokens carrying this scope; others cannot be checked online.
+ADMIN_SCOPE = "aws.cognito.signin.user.admin"
+
+# How Cognito's GetUser answers are judged (``_ask_cognito``): these NotAuthorizedException messages say nothing
+# about revocation. "Access Token has expired": a token inside our leeway that Cognito's clock calls expired.
+# "... does not have required scopes": a token GetUser cannot check. Every other NotAuthorizedException
+# ("Access Token has been revoked", "User is disabled.", "Invalid Access Token") and UserNotFoundException mean
+# the session is over.
+_EXPIRED = "expired"
+_UNCHECKABLE = "scope"
+
+GOOD, REVOKED, EXPIRED = 1, 0, 2
+
+
 def confirm_online(token: VerifiedToken) -> None:
     """Ask Cognito whether ``token`` (an access token) is still good; raise ``TokenRevoked`` when it is not.
 
     At most one GetUser per token per ``ONLINE_CHECK_INTERVAL`` seconds, the answer shared through the Django
-    cache. A refused token also records a "not valid before" for its user, so the offline check refuses the
-    user's other old tokens at once. Id tokens cannot be checked this way and pass. When Cognito cannot be
-    reached the token passes (``ONLINE_CHECK_FAIL_OPEN``) or is refused with a 503-class error; either way
-    it is logged.
+    cache. A token Cognito calls revoked also records a "not valid before" for its user, so the offline check
+    refuses the user's other old tokens at once; one it calls expired is refused alone (``TokenExpired``). Id
+    tokens, and access tokens without the ``aws.cognito.signin.user.admin`` scope, cannot be checked this way
+    and pass. When Cognito cannot be reached the token passes (``ONLINE_CHECK_FAIL_OPEN``) or is refused with a
+    503-class error; either way it is logged.
     """
-    if token.token_use != "access" or not token.raw:  # noqa: S105 - a claim value
+    if token.token_use != "access" or not token.raw or ADMIN_SCOPE not in token.scopes:  # noqa: S105 - a claim
         return
     key = ONLINE_PREFIX + _digest(token.jti or token.raw)
     interval = float(cognito_settings.ONLINE_CHECK_INTERVAL)
     now = time.monotonic()
     memo = _online_memo.get(key)
     if memo is not None and now - memo[0] < interval:
-        if not memo[1]:
-            raise TokenRevoked()
+        _judge(memo[1])
         return
     try:
         shared = cache.get(key) if interval > 0 else None
     except Exception:  # noqa: BLE001 - ask Cognito instead
         shared = None
     if shared is None:
-        good = _ask_cognito(token)
-        if good is None:  # unreachable, already logged and judged as fail-open
+        answer = _ask_cognito(token)
+        if answer is None:  # unreachable, already logged and judged as fail-open
             return
         if interval > 0:
             try:
-                cache.set(key, 1 if good else 0, timeout=math.ceil(interval))
+                cache.set(key, answer, timeout=math.ceil(interval))
             except Exception:  # noqa: BLE001
                 logger.warning("online check: the Django cache could not be written", exc_info=True)
     else:
-        good = bool(shared)
+        answer = int(shared)
     with _online_lock:
         if len(_online_memo) >= _ONLINE_MEMO_LIMIT:
             _online_memo.clear()
-        _online_memo[key] = (now, good)
-    if not good:
+        _online_memo[key] = (now, answer)
+    _judge(answer)
+
+
+def _judge(answer: int) -> None:
+    if answer == REVOKED:
         raise TokenRevoked()
+    if answer == EXPIRED:
+        raise TokenExpired()
 
 
-def _ask_cognito(token: VerifiedToken) -> bool | None:
-    """True: Cognito accepts the token. False: refused (and recorded). None: unreachable and failing open."""
-    from .clients import get_client
+def _ask_cognito(token: VerifiedToken) -> int | None:
+    """GOOD, REVOKED (and recorded) or EXPIRED; None when Cognito is unreachable and the check fails open."""
+    from . import exceptions, idp
 
-    client = get_client(
-        "cognito-idp",
-        read_timeout=float(cognito_settings.ONLINE_CHECK_TIMEOUT),
-        max_attempts=1,
-        region=token.pool.region,
-    )
     try:
-        client.get_user(AccessToken=token.raw)
-        return True
-    except ClientError as exc:
-        error = exc.response.get("Error", {}).get("Code", "")
-        if error in {"NotAuthorizedException", "UserNotFoundException"}:
-            logger.info("online check: Cognito refused the token of sub=%s (%s)", token.sub, error)
-            revoke_user_tokens(token.sub, reason="cognito_refused", at=datetime.now(UTC))
-            return False
-        reason = error or "ClientError"
-    except BotoCoreError as exc:
-        reason = type(exc).__name__
+        idp.call(
+            "get_user",
+            read_timeout=float(cognito_settings.ONLINE_CHECK_TIMEOUT),
+            max_attempts=1,
+            region=token.pool.region,
+            AccessToken=token.raw,
+        )
+        return GOOD
+    except (exceptions.NotAuthorized, exceptions.UserDisabled, exceptions.UserNotFound) as error:
+        message = _cognito_message(error)
+        if isinstance(error, exceptions.NotAuthorized) and _EXPIRED in message:
+            logger.info("online check: Cognito calls the token of sub=%s expired; not a revocation", token.sub)
+            return EXPIRED
+        if isinstance(error, exceptions.NotAuthorized) and _UNCHECKABLE in message:
+            logger.info("online check: the token of sub=%s cannot be checked with GetUser (scope)", token.sub)
+            return GOOD
+        logger.info("online check: Cognito refused the token of sub=%s (%s)", token.sub, error.code)
+        revoke_user_tokens(token.sub, reason="cognito_refused", at=datetime.now(UTC))
+        return REVOKED
+    except exceptions.CognitoError as error:
+        reason = error.code
     if cognito_settings.ONLINE_CHECK_FAIL_OPEN:
         logger.warning("online check: Cognito unreachable (%s); failing open for sub=%s", reason, token.sub)
         return None
@@ -335,11 +409,19 @@ def _ask_cognito(token: VerifiedToken) -> bool | None:
     raise RevocationCheckUnavailable()
 
 
+def _cognito_message(error: Exception) -> str:
+    """Cognito's own message behind a translated error (idp.py keeps it as the cause), lower-cased; it tells an
+    expired or unscoped token apart from a revoked one, which share NotAuthorizedException."""
+    response = getattr(error.__cause__, "response", None) or {}
+    return str(response.get("Error", {}).get("Message", "") or "").lower()
+
+
 @receiver(setting_changed)
 def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
-    global _shared_cache
+    global _shared_cache, _cache_down_until
     if setting in {"COGNITO", "CACHES"}:
         _shared_cache = None
+        _cache_down_until = 0.0
         with _online_lock:
             _online_memo.clear()
         bus.stop()

@@ -109,21 +109,50 @@ def test_purge_removes_only_expired_families() -> None:
     assert list(RevokedTokenFamily.objects.values_list("origin_jti", flat=True)) == ["current"]
 
 
-def test_revocation_written_by_another_process_is_honoured(cognito_user: CognitoUser) -> None:
-    """Another process writes the database (and, with a shared cache, the cache): nothing here is told."""
+def wait_for_refusal(token: str, within: float) -> float:
+    """Seconds until ``token`` is refused; fails after ``within`` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < within:
+        if me(token).status_code == 401:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"still accepted after {within}s")
+
+
+def test_revocation_written_by_another_process_is_honoured_within_the_memo_ttl(
+    cognito_user: CognitoUser, settings: Any
+) -> None:
+    """Another process writes the database: nothing here is told; the memo's answer expires."""
+    settings.COGNITO = {**settings.COGNITO, "REVOCATION_MEMO_SECONDS": 1.0}
     assert me(cognito_user.tokens.access_token).status_code == 200
+    assert me(cognito_user.tokens.access_token).status_code == 200  # remembered now
     UserRevocation.objects.create(sub=cognito_user.sub, not_valid_before=datetime.now(UTC))
+    assert wait_for_refusal(cognito_user.tokens.access_token, within=5) <= 1.5
     assert me(cognito_user.tokens.access_token).json()["code"] == "token_revoked"
 
 
-def test_revocation_through_a_shared_cache_is_honoured(cognito_user: CognitoUser, settings: Any) -> None:
-    settings.COGNITO = {**settings.COGNITO, "SHARED_CACHE": True}
+def test_default_setup_answers_from_memory_within_the_ttl(cognito_user: CognitoUser, settings: Any) -> None:
+    """The per-process default (locmem, no bus): repeated requests cost no revocation query."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    me(cognito_user.tokens.access_token)
+    me(cognito_user.tokens.access_token)
+    with CaptureQueriesContext(connection) as queries:
+        assert me(cognito_user.tokens.access_token).status_code == 200
+    assert not [q for q in queries.captured_queries if "revocation" in q["sql"] or "revokedtoken" in q["sql"]]
+
+
+def test_revocation_through_a_shared_cache_is_honoured_within_the_memo_ttl(
+    cognito_user: CognitoUser, settings: Any
+) -> None:
+    settings.COGNITO = {**settings.COGNITO, "SHARED_CACHE": True, "REVOCATION_MEMO_SECONDS": 1.0}
     assert me(cognito_user.tokens.access_token).status_code == 200
     assert me(cognito_user.tokens.access_token).status_code == 200  # now answered from the caches
     # What revoke_user_tokens in another process leaves behind: the row and the cache entry.
     UserRevocation.objects.create(sub=cognito_user.sub, not_valid_before=datetime.now(UTC))
     cache.set(revocation.SUB_PREFIX + cognito_user.sub, time.time())
-    assert me(cognito_user.tokens.access_token).json()["code"] == "token_revoked"
+    assert wait_for_refusal(cognito_user.tokens.access_token, within=5) <= 1.5
 
 
 def test_user_disabled_and_revoked_by_the_site_is_refused(cognito: CognitoFactory, cognito_user: CognitoUser) -> None:
