@@ -115,7 +115,9 @@ try:
 except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
     SETTINGS_ERRORS.append(("DATABASE_URL", f"cannot parse the database URL: {exc}"))
     DATABASES = {"default": env.db_url_config(_default_db)}
-DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", int, 0))
+# Persistent connections (seconds; 0 closes each request's connection), checked before reuse.
+DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", int, 60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _read_bool("DATABASE_CONN_HEALTH_CHECKS", True))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process and the worker share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -128,6 +130,14 @@ try:
 except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
     SETTINGS_ERRORS.append(("CACHE_URL", f"cannot parse the cache URL ({type(exc).__name__})"))
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if str(CACHES["default"].get("BACKEND", "")).endswith("RedisCache"):
+    # Bounded cache calls: a partitioned Redis must not hang requests (revocation checks then ask the database).
+    # Query options of CACHE_URL (``?socket_timeout=0.5``) are redis-py's lower-case keywords.
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 1.0,
+        **{str(k).lower(): v for k, v in (CACHES["default"].get("OPTIONS") or {}).items()},
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -178,6 +188,11 @@ COGNITO: dict[str, Any] = {
     "JWKS_URL": _read("COGNITO_JWKS_URL", str, ""),
     "IDENTITY_POOL_ID": _read("COGNITO_IDENTITY_POOL_ID", str, ""),
     "DOMAIN": _read("COGNITO_DOMAIN", str, ""),
+    # Ask Cognito (GetUser, once per access token per interval) whether a token was signed out at Cognito.
+    "ONLINE_CHECK": _read_bool("COGNITO_ONLINE_CHECK", False),
+    "ONLINE_CHECK_INTERVAL": _read("COGNITO_ONLINE_CHECK_INTERVAL", float, 60.0),
+    # The longest a revocation made by another process can go unseen without Redis pub/sub (seconds).
+    "REVOCATION_MEMO_SECONDS": _read("COGNITO_REVOCATION_MEMO_SECONDS", float, 5.0),
 }
 
 # accounts/ (read through accounts/conf.py): the flow the server signs in with (USER_PASSWORD_AUTH or
