@@ -158,7 +158,15 @@ def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[
                     id="cognito_backend.E014",
                 )
             )
-    for name in ("LEEWAY", "MAX_TOKEN_SIZE", "JWKS_PENALTY_SECONDS", "JWKS_READ_TIMEOUT", "ONLINE_CHECK_INTERVAL"):
+    for name in (
+        "LEEWAY",
+        "MAX_TOKEN_SIZE",
+        "JWKS_PENALTY_SECONDS",
+        "JWKS_READ_TIMEOUT",
+        "ONLINE_CHECK_INTERVAL",
+        "REVOCATION_MEMO_SECONDS",
+        "INVALIDATION_LIVENESS_SECONDS",
+    ):
         value = getattr(cognito_settings, name)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             errors.append(Error(f"COGNITO['{name}'] {value!r} must be a number >= 0.", id="cognito_backend.E015"))
@@ -171,3 +179,24 @@ def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[
             )
         )
     return errors
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_cache(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Deploy check: with a per-process cache, each process learns of another's revocations only when its
+    in-memory answers expire, and online-check answers are not shared."""
+    from django.conf import settings
+
+    backend = str((getattr(settings, "CACHES", {}) or {}).get("default", {}).get("BACKEND", ""))
+    if settings.DEBUG or not backend.endswith(("LocMemCache", "DummyCache")):
+        return []
+    return [
+        Warning(
+            f"CACHES['default'] is per-process ({backend.rsplit('.', 1)[-1]}): a revocation made in one process "
+            f"reaches the others only after COGNITO['REVOCATION_MEMO_SECONDS'] "
+            f"({cognito_settings.REVOCATION_MEMO_SECONDS} s), and every process asks Cognito on its own.",
+            hint="Use a cache every process shares, e.g. django.core.cache.backends.redis.RedisCache (its Redis "
+            "also carries the invalidation bus, which makes revocations reach every process at once).",
+            id="cognito_backend.W003",
+        )
+    ]
