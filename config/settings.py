@@ -119,10 +119,16 @@ except (ValueError, KeyError, environ.ImproperlyConfigured) as exc:
 DATABASES["default"].setdefault("CONN_MAX_AGE", _read("DATABASE_CONN_MAX_AGE", int, 60))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", _read_bool("DATABASE_CONN_HEALTH_CHECKS", True))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web process and the worker share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"}
-    )
+    # SQLite for a web server (Django 5.1+): WAL lets readers work beside the one writer; IMMEDIATE takes the write
+    # lock when a transaction begins, so concurrent writers queue for up to the busy timeout instead of failing at
+    # once with "database is locked" when a read-then-write transaction cannot upgrade its lock. Options given in
+    # DATABASE_URL's query string win.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": _read("DATABASE_SQLITE_TIMEOUT", float, 20.0),
+        "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 try:
