@@ -21,8 +21,8 @@ from functools import lru_cache
 from typing import Any, cast
 
 import re2  # type: ignore[import-untyped]
+from jsonschema import _keywords, _legacy_keywords, _utils, validators
 from jsonschema import exceptions as schema_exceptions
-from jsonschema import validators
 
 from .conf import dashboard_settings
 
@@ -346,17 +346,90 @@ def _unique_items(
         seen.add(key)
 
 
-_OVERRIDES: dict[str, Callable[..., Iterator[schema_exceptions.ValidationError]]] = {
+_Check = Callable[..., Iterator[schema_exceptions.ValidationError]]
+
+
+def _unevaluated_properties(find: Callable[..., Any]) -> _Check:
+    """jsonschema's ``unevaluatedProperties`` with the evaluated keys in a set (it searches a list per key)."""
+
+    def check(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        evaluated = set(find(validator, instance, schema))
+        failing = [
+            key
+            for key in instance
+            if key not in evaluated
+            and next(iter(validator.descend(instance[key], unevaluated, path=key, schema_path=key)), None)
+        ]
+        if not failing:
+            return
+        if unevaluated is False:
+            joined, verb = _extras(sorted(failing, key=str))
+            yield schema_exceptions.ValidationError(
+                f"Unevaluated properties are not allowed ({joined} {verb} unexpected)"
+            )
+        else:
+            joined, verb = _extras(failing)
+            yield schema_exceptions.ValidationError(
+                f"Unevaluated properties are not valid under the given schema ({joined} {verb} unevaluated and invalid)"
+            )
+
+    return check
+
+
+def _unevaluated_items(find: Callable[..., Any]) -> _Check:
+    """jsonschema's ``unevaluatedItems`` with the evaluated indexes in a set (it searches a list per item)."""
+
+    def check(validator: Any, unevaluated: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "array"):
+            return
+        evaluated = set(find(validator, instance, schema))
+        extras = [item for index, item in enumerate(instance) if index not in evaluated]
+        if extras:
+            joined, verb = _extras(extras)
+            yield schema_exceptions.ValidationError(f"Unevaluated items are not allowed ({joined} {verb} unexpected)")
+
+    return check
+
+
+def _extras(extras: list[Any]) -> tuple[str, str]:
+    return ", ".join(repr(extra) for extra in extras), "was" if len(extras) == 1 else "were"
+
+
+_OVERRIDES: dict[str, _Check] = {
     "pattern": _pattern,
     "patternProperties": _pattern_properties,
     "additionalProperties": _additional_properties,
     "uniqueItems": _unique_items,
 }
+# The unevaluated* keywords of 2019-09 and 2020-12, each with the finder of evaluated keys/indexes it uses.
+_UNEVALUATED: list[tuple[str, Any, _Check]] = [
+    (
+        "unevaluatedProperties",
+        _keywords.unevaluatedProperties,
+        _unevaluated_properties(_utils.find_evaluated_property_keys_by_schema),
+    ),
+    (
+        "unevaluatedProperties",
+        _legacy_keywords.unevaluatedProperties_draft2019,
+        _unevaluated_properties(_legacy_keywords.find_evaluated_property_keys_by_schema),
+    ),
+    ("unevaluatedItems", _keywords.unevaluatedItems, _unevaluated_items(_utils.find_evaluated_item_indexes_by_schema)),
+    (
+        "unevaluatedItems",
+        _legacy_keywords.unevaluatedItems_draft2019,
+        _unevaluated_items(_legacy_keywords.find_evaluated_item_indexes_by_schema),
+    ),
+]
 
 
 @lru_cache(maxsize=16)
 def _bounded_class(base: Any) -> Any:
     overrides = {keyword: check for keyword, check in _OVERRIDES.items() if keyword in base.VALIDATORS}
+    for keyword, original, check in _UNEVALUATED:
+        if base.VALIDATORS.get(keyword) is original:
+            overrides[keyword] = check
     return validators.extend(base, overrides)  # type: ignore[no-untyped-call]
 
 
