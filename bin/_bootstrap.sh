@@ -28,7 +28,7 @@ if [ ! -x "$PY" ]; then
     echo "== creating the virtual environment in .venv"
     python3 -m venv .venv
 fi
-stamp="$(cat requirements/*.txt | sha256sum | cut -d' ' -f1)"
+stamp="$(cat requirements/*.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat .venv/.requirements.stamp 2>/dev/null || true)" != "$stamp" ]; then
     echo "== installing Python packages (requirements/dev.txt)"
     "$PY" -m pip install -q --disable-pip-version-check -r requirements/dev.txt 2>&1 \

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import override_settings
 
 from cognito_backend.checks import check_verification_settings
 
@@ -56,12 +55,3 @@ def test_hints_name_the_packages_settings_never_a_sites_variable_or_command(sett
 def test_the_package_does_not_check_a_token_store_key_it_never_reads(settings: Any) -> None:
     settings.TOKEN_ENCRYPTION_KEY = ""
     assert not any("TOKEN_ENCRYPTION_KEY" in f"{m.msg} {m.hint}" for m in _all_messages())
-
-
-def test_the_site_checks_its_token_store_key() -> None:
-    from config.checks import check_token_encryption_key
-
-    with override_settings(TOKEN_ENCRYPTION_KEY=""):
-        assert [m.id for m in check_token_encryption_key()] == ["config.E004"]
-    with override_settings(TOKEN_ENCRYPTION_KEY="short"):
-        assert [m.id for m in check_token_encryption_key()] == ["config.E005"]

@@ -63,3 +63,17 @@ def test_malformed_setting_is_named_by_a_system_check(override: dict[str, str], 
     assert result.returncode != 0
     assert named in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_site_checks_its_token_store_key() -> None:
+    # Moved here from cognito_backend, which never reads the key.
+    from django.test import override_settings
+
+    from config.checks import check_token_encryption_key
+
+    with override_settings(TOKEN_ENCRYPTION_KEY=""):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E004"]
+    with override_settings(TOKEN_ENCRYPTION_KEY="short"):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E005"]
+    with override_settings(TOKEN_ENCRYPTION_KEY="tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c="):
+        assert check_token_encryption_key() == []
