@@ -1,5 +1,7 @@
-"""Settings of the HTTP benchmark's gunicorn worker (bench/bench_me_http.py): the test settings plus a URL for the
-same view without authentication, a file database and the cache the run asks for."""
+"""Settings of the gunicorn workers of bench/bench_me_http.py and of the revocation process tests: the test
+settings (so the database and the cache come from ``DATABASE_URL`` and ``CACHE_URL`` exactly as in
+config/settings.py, persistent connections and cache timeouts included) plus a URL conf with the baseline view,
+and ``COGNITO`` keys from the JSON in ``BENCH_COGNITO``."""
 
 import json
 import os
@@ -10,20 +12,5 @@ from config.test_settings import LOGGING as _LOGGING
 
 ROOT_URLCONF = "bench._bench_urls"
 DEBUG = False
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["BENCH_DB"],
-        # Persistent connections, as a production deployment would configure (DATABASE_CONN_MAX_AGE).
-        "CONN_MAX_AGE": 600,
-        "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;"},
-    }
-}
-if os.environ.get("BENCH_CACHE_URL"):
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["BENCH_CACHE_URL"]}
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 COGNITO = {**_COGNITO, **json.loads(os.environ.get("BENCH_COGNITO", "{}"))}
-LOGGING = {**_LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}
+LOGGING = {**_LOGGING, "root": {"handlers": ["console"], "level": os.environ.get("BENCH_LOG_LEVEL", "WARNING")}}

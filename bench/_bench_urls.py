@@ -1,4 +1,9 @@
-"""The site's URLs plus ``/bench/me-noauth/``: the ``/api/auth/me/`` view with authentication off (the baseline)."""
+"""The site's URLs plus three for the benchmark and the revocation process tests (bench settings only):
+
+- ``/bench/me-noauth/``: the ``/api/auth/me/`` view with authentication off (the baseline);
+- ``/bench/me-online/``: the same view with the online check on (``cognito_online_check = True``);
+- ``POST /bench/revoke/<sub>/``: ``revoke_user_tokens(sub)`` in this process.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,15 @@ import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cognito_backend import revocation
 from cognito_backend.tokens import VerifiedToken, verify_token
 from cognito_backend.views import MeView, me_payload
 
@@ -31,7 +40,20 @@ class NoAuthMeView(MeView):
         return Response(me_payload(*_fixed))
 
 
+class OnlineMeView(MeView):
+    cognito_online_check = True
+
+
+@csrf_exempt
+@require_POST
+def revoke(request: HttpRequest, sub: str) -> HttpResponse:
+    revocation.revoke_user_tokens(sub, reason="bench")
+    return HttpResponse(status=204)
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("bench/me-noauth/", NoAuthMeView.as_view()),
+    path("bench/me-online/", OnlineMeView.as_view()),
+    path("bench/revoke/<str:sub>/", revoke),
     path("", include("config.urls")),
 ]

@@ -1,16 +1,19 @@
 """Benchmark: requests per second of ``GET /api/auth/me/`` with Cognito authentication against the same view
-with authentication off, under gunicorn with one worker.
+with authentication off, under gunicorn with one worker, in the default setup and with Redis.
 
-    .venv/bin/python bench/bench_me_http.py [--requests 3000] [--seconds 20] [--clients 4] [--rounds 3]
-                                            [--cache redis|locmem]
+    .venv/bin/python bench/bench_me_http.py [--requests 3000] [--seconds 15] [--clients 4] [--rounds 3]
+                                            [--setups default,redis]
 
-One gunicorn worker serves both URLs from a SQLite file database. The token is a real RS256 access token
-signed by a key this script makes; its JWKS is served by a local HTTP server. The load comes from Python
-threads on loopback, one request per connection (gunicorn's sync worker closes each), bounded by
-``--requests`` and ``--seconds`` per round; rounds alternate the two URLs and the best round of each counts.
-``--cache redis`` (the default when ``redis-server`` is installed) runs a throwaway Redis as the shared Django
-cache, as production would; ``locmem`` makes every request ask the database for revocations instead.
-Prints the ratio auth/no-auth (target >= 0.9). Not part of the test suite; never fails on a time.
+Each setup runs one gunicorn worker with the project's settings as an operator would get them from the
+environment: ``default`` is SQLite and no ``CACHE_URL`` (per-process cache), ``redis`` adds
+``CACHE_URL=redis://...`` (a throwaway ``redis-server``). Three URLs are measured in alternating rounds: the
+view with authentication off (the baseline), ``/api/auth/me/``, and the same view with the online check on
+(``/bench/me-online/``: one GetUser per token per ``ONLINE_CHECK_INTERVAL``, answered here by a local stand-in).
+The token is a real RS256 access token signed by a key this script makes; its JWKS is served by a local HTTP
+server. The load comes from Python threads on loopback, one request per connection (gunicorn's sync worker
+closes each), bounded by ``--requests`` and ``--seconds`` per round; the best round of each URL counts.
+Prints the ratios auth/no-auth (targets: default >= 0.7, redis >= 0.9) and online/offline (>= 0.9). Not part
+of the test suite; never fails on a time.
 """
 
 from __future__ import annotations
@@ -39,23 +42,40 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def serve_jwks(document: dict[str, Any]) -> tuple[str, ThreadingHTTPServer]:
-    body = json.dumps(document).encode()
+class StandIn:
+    """A local HTTP server: the JWKS document on GET, Cognito's GetUser (counted) on POST."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def __init__(self, document: dict[str, Any], username: str) -> None:
+        body = json.dumps(document).encode()
+        user = json.dumps({"Username": username, "UserAttributes": []}).encode()
+        self.get_user_calls = 0
+        stand_in = self
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(body, "application/json")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/jwks.json", server
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("X-Amz-Target", "").endswith(".GetUser"):
+                    stand_in.get_user_calls += 1
+                    self._answer(user, "application/x-amz-json-1.1")
+                else:
+                    self.send_error(400)
+
+            def _answer(self, payload: bytes, content_type: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def make_token() -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -128,6 +148,58 @@ def load(
     return state["ok"] / elapsed, state["ok"], state["failed"]
 
 
+def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return f"redis://127.0.0.1:{port}/0", process
+
+
+def run_setup(
+    name: str, env: dict[str, str], args: argparse.Namespace, stand_in: StandIn, token: str
+) -> dict[str, float]:
+    """Best requests/s of each URL under one gunicorn worker of this setup."""
+    port = free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    worker = subprocess.Popen(
+        [gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        wait_for_port(port)
+        auth = {"Authorization": f"Bearer {token}"}
+        targets = {
+            "cognito": ("/api/auth/me/", auth),
+            "no-auth": ("/bench/me-noauth/", {}),
+            "online": ("/bench/me-online/", auth),
+        }
+        for target, (path, headers) in targets.items():  # warm-up, and a check that each answers 200
+            _, ok, failed = load(port, path, headers, 200, 10, args.clients)
+            if failed or not ok:
+                raise SystemExit(f"{name} {target}: {failed} of {ok + failed} warm-up requests failed")
+        calls_before = stand_in.get_user_calls
+        best = dict.fromkeys(targets, 0.0)
+        failures = 0
+        started = time.monotonic()
+        for _ in range(args.rounds):
+            for target, (path, headers) in targets.items():
+                rps, _, failed = load(port, path, headers, args.requests, args.seconds, args.clients)
+                failures += failed
+                best[target] = max(best[target], rps)
+        elapsed = time.monotonic() - started
+        if failures:
+            print(f"  {name}: {failures} requests failed")
+        best["get_user_per_minute"] = (stand_in.get_user_calls - calls_before) * 60 / elapsed
+        return best
+    finally:
+        stop_processes([worker])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000, help="requests per round (upper bound)")
@@ -135,49 +207,32 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per URL, alternating")
     parser.add_argument(
-        "--cache", choices=["redis", "locmem"], default="redis" if shutil.which("redis-server") else "locmem"
+        "--setups", default="default,redis" if shutil.which("redis-server") else "default", help="comma-separated"
     )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-me-"))
     processes: list[subprocess.Popen[bytes]] = []
     token, jwks, claims = make_token()
-    jwks_url, jwks_server = serve_jwks(jwks)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench._bench_settings",
-        "BENCH_DB": str(workdir / "db.sqlite3"),
-        "BENCH_TOKEN": token,
-        "BENCH_COGNITO": json.dumps(
-            {"USER_POOL_ID": "us-east-1_Bench", "APP_CLIENT_ID": "benchclient", "JWKS_URL": jwks_url}
-        ),
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing here talks to AWS; if it tried, it fails fast
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "PYTHONPATH": str(ROOT),
-    }
+    stand_in = StandIn(jwks, claims["username"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COGNITO_", "CACHE_URL", "DATABASE_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench._bench_settings",
+            "DJANGO_READ_DOTENV": "false",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "BENCH_TOKEN": token,
+            "BENCH_COGNITO": json.dumps(
+                {"USER_POOL_ID": "us-east-1_Bench", "APP_CLIENT_ID": "benchclient", "JWKS_URL": f"{stand_in.url}/j"}
+            ),
+            "AWS_ENDPOINT_URL": stand_in.url,  # GetUser of the online check
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    results: dict[str, dict[str, float]] = {}
     try:
-        if args.cache == "redis":
-            redis_port = free_port()
-            processes.append(
-                subprocess.Popen(
-                    [
-                        "redis-server",
-                        "--port",
-                        str(redis_port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            wait_for_port(redis_port)
-            env["BENCH_CACHE_URL"] = f"redis://127.0.0.1:{redis_port}/0"
         setup = (
             "import django; django.setup();"
             "from django.core.management import call_command; call_command('migrate', verbosity=0);"
@@ -185,62 +240,38 @@ def main() -> None:
             "from cognito_backend.models import CognitoIdentity;"
             "u = get_user_model().objects.create_user('bench-user', email='bench@example.com');"
             f"CognitoIdentity.objects.create(user=u, sub={claims['sub']!r}, pool_id='us-east-1_Bench',"
-            " username='bench-user')"
+            f" issuer={claims['iss']!r}, username='bench-user')"
         )
         subprocess.run([sys.executable, "-c", setup], env=env, cwd=ROOT, check=True)
-        port = free_port()
-        gunicorn = str(Path(sys.executable).parent / "gunicorn")
-        processes.append(
-            subprocess.Popen(
-                [
-                    gunicorn,
-                    "--workers",
-                    "1",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    "config.wsgi:application",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        wait_for_port(port)
-        auth = {"Authorization": f"Bearer {token}"}
-        targets = {"no-auth": ("/bench/me-noauth/", {}), "cognito": ("/api/auth/me/", auth)}
-        for name, (path, headers) in targets.items():  # warm-up, and a check that both answer 200
-            _, ok, failed = load(port, path, headers, 200, 10, args.clients)
-            if failed or not ok:
-                raise SystemExit(f"{name}: {failed} of {ok + failed} warm-up requests failed")
-        best = dict.fromkeys(targets, 0.0)
-        failures = 0
-        for _ in range(args.rounds):
-            for name, (path, headers) in targets.items():
-                rps, _, failed = load(port, path, headers, args.requests, args.seconds, args.clients)
-                failures += failed
-                best[name] = max(best[name], rps)
-        ratio = best["cognito"] / best["no-auth"]
+        for name in [n.strip() for n in args.setups.split(",") if n.strip()]:
+            setup_env = dict(env)
+            if name == "redis":
+                url, redis_process = start_redis()
+                processes.append(redis_process)
+                setup_env["CACHE_URL"] = url
+            results[name] = run_setup(name, setup_env, args, stand_in, token)
         print(
-            f"GET /api/auth/me/ under gunicorn (1 sync worker), cache={args.cache}, "
-            f"{args.clients} clients, best of {args.rounds} rounds:"
+            f"GET /api/auth/me/ under gunicorn (1 sync worker), {args.clients} clients, best of {args.rounds} rounds:"
         )
-        print(f"  authentication off   {best['no-auth']:8.1f} req/s")
-        print(f"  Cognito bearer token {best['cognito']:8.1f} req/s   ratio = {ratio:.3f}  (target >= 0.9)")
-        if failures:
-            print(f"  {failures} requests failed")
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        (results / f"me-http-{stamp}.json").write_text(
-            json.dumps(
-                {"cache": args.cache, "noauth_rps": best["no-auth"], "cognito_rps": best["cognito"], "ratio": ratio},
-                indent=2,
+        for name, best in results.items():
+            ratio = best["cognito"] / best["no-auth"]
+            online = best["online"] / best["cognito"]
+            target = 0.9 if name == "redis" else 0.7
+            best.update({"ratio": ratio, "online_ratio": online})
+            print(f"  {name}:")
+            print(f"    authentication off   {best['no-auth']:8.1f} req/s")
+            print(f"    Cognito bearer token {best['cognito']:8.1f} req/s   ratio = {ratio:.3f}  (target >= {target})")
+            print(
+                f"    with the online check {best['online']:7.1f} req/s   on/off = {online:.3f}  (target >= 0.9; "
+                f"{best['get_user_per_minute']:.1f} GetUser/min)"
             )
-        )
+        out = ROOT / "bench" / "results"
+        out.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        (out / f"me-http-{stamp}.json").write_text(json.dumps(results, indent=2))
     finally:
         stop_processes(processes)
-        jwks_server.shutdown()
+        stand_in.server.shutdown()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
