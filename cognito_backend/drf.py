@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .exceptions import CognitoError, IdpError, Throttled
+from .exceptions import CognitoError, DatabaseBusy, IdpError, Throttled, is_database_locked
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ def _www_authenticate(context: Mapping[str, Any]) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render ``exc`` as ``{"code", "detail"[, "fields"]}``; unexpected errors become a logged JSON 500."""
+    if is_database_locked(exc):
+        # A database that stays locked (SQLite's busy timeout ran out) is load, not a bug: 503 and come back.
+        logger.warning("database locked past its busy timeout: %s", exc)
+        exc = DatabaseBusy()
     if isinstance(exc, CognitoError):
         api_exc: Exception = CognitoAPIException(exc)
     elif isinstance(exc, Http404):
@@ -114,7 +118,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["fields"] = _flatten(detail)
     if isinstance(exc, IdpError) and exc.field:
         body.setdefault("fields", {})[exc.field] = [exc.detail]
-    if isinstance(exc, Throttled):
+    if isinstance(exc, (Throttled, DatabaseBusy)):
         response["Retry-After"] = str(exc.retry_after)
     if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = _www_authenticate(context)

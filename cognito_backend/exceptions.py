@@ -41,6 +41,27 @@ class GatewayTimeout(ServiceUnavailable):
     status_code = 504
 
 
+class DatabaseBusy(ServiceUnavailable):
+    """The database stayed locked past its busy timeout (SQLite under load): the request was fine, retry it."""
+
+    code = "database_busy"
+    default_detail = "The service is busy; try again shortly."
+    status_code = 503
+    retry_after = 1
+
+
+def is_database_locked(error: BaseException) -> bool:
+    """True for SQLite's "database is locked" (SQLITE_BUSY) and "database table is locked" (SQLITE_LOCKED)."""
+    from django.db import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return False
+    name = getattr(error.__cause__, "sqlite_errorname", "")
+    if name:
+        return str(name).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    return "database is locked" in str(error) or "database table is locked" in str(error)
+
+
 # --- Errors of the Cognito user pool API, translated in idp.py ------------------------------------------------
 
 
