@@ -161,6 +161,7 @@ def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[
     for name in (
         "LEEWAY",
         "MAX_TOKEN_SIZE",
+        "MAX_TOKEN_LIFETIME",
         "JWKS_PENALTY_SECONDS",
         "JWKS_READ_TIMEOUT",
         "ONLINE_CHECK_INTERVAL",

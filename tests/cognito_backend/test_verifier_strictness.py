@@ -211,3 +211,11 @@ def test_refreshed_token_with_an_older_auth_time_is_accepted(forged_pool: Any, m
 def test_real_moto_tokens_pass_the_lifetime_checks(cognito_user: Any) -> None:
     assert verify_token(cognito_user.tokens.access_token).sub
     assert verify_token(cognito_user.tokens.id_token).sub
+
+
+@pytest.mark.parametrize("value", ["1 day", -1, None])
+def test_malformed_token_lifetime_setting_is_named_by_a_system_check(settings: Any, value: Any) -> None:
+    from cognito_backend.checks import check_verification_settings
+
+    settings.COGNITO = {**settings.COGNITO, "MAX_TOKEN_LIFETIME": value}
+    assert "cognito_backend.E015" in {message.id for message in check_verification_settings()}
