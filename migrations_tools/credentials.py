@@ -2,8 +2,11 @@
 
 The trigger (``trigger/handler.py``) signs ``"<timestamp>.<body>"`` with HMAC-SHA256 and the shared secret
 ``COGNITO_MIGRATION_TRIGGER_SECRET``; a request is accepted once (its nonce is remembered for the allowed clock
-skew), within ``TRIGGER_MAX_SKEW`` seconds, and under the per-username and per-client rates. A wrong password
-and an unknown user get the same refusal, and both count against the rates.
+skew), within ``TRIGGER_MAX_SKEW`` seconds, and under the per-username and per-client rates. The signature is
+checked first: an unsigned request costs nothing and is counted nowhere, so it cannot use up a genuine client's
+rate. Nonces and counters live in the database (``attempts.py``), shared by every worker. A wrong password and
+an unknown user get the same refusal after the same hasher work (``passwords.py``), and both count against the
+rates.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.hashers import check_password, is_password_usable
-from django.core.cache import cache
 from django.utils import timezone
 
+from cognito_backend.models import CognitoIdentity
+
+from . import attempts
 from .conf import migration_settings
 from .lazy import local_user
 from .mapping import InvalidRow, cognito_username, map_attributes
 from .models import UserMigration
+from .passwords import check_local_password
 
 logger = logging.getLogger(__name__)
 
@@ -101,50 +106,57 @@ def verify(body: bytes, timestamp: str, signature: str, *, now: float | None = N
         password=str(data.get("password", "")),
         nonce=str(data.get("nonce", "")),
     )
-    if request.source not in {AUTHENTICATION, FORGOT_PASSWORD} or not request.username or not request.nonce:
+    if request.source not in {AUTHENTICATION, FORGOT_PASSWORD} or not request.username:
         raise TriggerError()
-    # A replayed request (same nonce) is refused for as long as its timestamp would be accepted.
-    if not cache.add(f"migration-trigger-nonce:{request.nonce}", 1, 2 * max_skew + 1):
+    if not request.nonce or len(request.nonce) > 128:
+        raise TriggerError()
+    # A replayed request (same nonce) is refused, by every worker, for as long as its timestamp would be accepted.
+    if not attempts.use_nonce(request.nonce, ttl=2 * max_skew + 1, now=now):
         raise BadSignature()
     return request
 
 
 def _limit(key: str, per_minute: int) -> None:
-    bucket = f"migration-trigger-rate:{key}:{int(time.time() // 60)}"
-    if cache.add(bucket, 1, 61):
-        count = 1
-    else:
-        try:
-            count = cache.incr(bucket)
-        except ValueError:
-            cache.set(bucket, 1, 61)
-            count = 1
-    if count > per_minute:
+    if attempts.add("trigger:" + key, window=60) > per_minute:
         raise RateLimited()
 
 
 def limit_client(client: str) -> None:
-    _limit("client:" + hashlib.sha256(client.encode()).hexdigest(), int(migration_settings.TRIGGER_RATE_PER_CLIENT))
+    """Per client address; call it only for a verified request (an unsigned flood must not use it up)."""
+    _limit("client:" + attempts.digest(client), int(migration_settings.TRIGGER_RATE_PER_CLIENT))
 
 
 def limit_username(username: str) -> None:
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
-    _limit("user:" + digest, int(migration_settings.TRIGGER_RATE_PER_USERNAME))
+    _limit("user:" + attempts.digest(username), int(migration_settings.TRIGGER_RATE_PER_USERNAME))
+
+
+def _may_migrate(user: Any) -> bool:
+    """The local user may be created in the pool by the trigger now.
+
+    Not when they were created or linked before (the trigger runs only for usernames the pool does not know, so
+    such a user was deleted in the pool: an administrator's decision a sign-in must not undo), nor when
+    Cognito already holds their password.
+    """
+    if not getattr(user, "is_active", True):
+        return False
+    state = UserMigration.objects.filter(user_id=user.pk).first()
+    if state is not None and (state.password_migrated_at is not None or state.state == UserMigration.State.DONE):
+        return False
+    return not CognitoIdentity.objects.filter(user_id=user.pk).exists()
 
 
 def check(request: TriggerRequest) -> dict[str, Any]:
     """The trigger's answer for a known user with the right password (or any known user on a reset)."""
     limit_username(request.username)
-    user = local_user(request.username)
-    if user is None or not getattr(user, "is_active", True):
-        raise Refused()
-    state = UserMigration.objects.filter(user_id=user.pk).first()
-    if state is not None and state.password_migrated_at is not None:
-        raise Refused()  # Cognito already holds this user's password; the local hash is retired.
-    if request.source == AUTHENTICATION and not (
-        is_password_usable(user.password) and check_password(request.password, user.password)
-    ):
-        logger.info("migration trigger refused user %s: wrong password", user.pk)
+    found = local_user(request.username)
+    user = found if found is not None and _may_migrate(found) else None
+    if request.source == AUTHENTICATION:
+        # One hasher run whatever the case: the time taken does not tell a legacy user from anyone else.
+        if not check_local_password(user, request.password) or user is None:
+            if user is not None:
+                logger.info("migration trigger refused user %s: wrong password", user.pk)
+            raise Refused()
+    elif user is None:
         raise Refused()
     try:
         attributes = map_attributes(user)

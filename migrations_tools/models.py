@@ -63,3 +63,33 @@ class UserMigration(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id}: {self.state}"
+
+
+class AttemptCounter(models.Model):
+    """Attempts per key (a client, a username) in one fixed window, shared by every process through the database.
+
+    The default cache is each process's own memory: counters kept there multiply by the number of workers.
+    ``attempts.py`` reads and writes these rows; expired ones are deleted as new ones come.
+    """
+
+    key = models.CharField(max_length=128)
+    window = models.BigIntegerField()
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="migrations_tools_attempt_key_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @{self.window}: {self.count}"
+
+
+class TriggerNonce(models.Model):
+    """A nonce of a signed trigger request, kept while its timestamp would be accepted: a replay is refused by
+    every process (the unique constraint decides, not a per-process cache)."""
+
+    nonce = models.CharField(max_length=128, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.nonce

@@ -14,12 +14,13 @@ from .trigger.handler import SIGNATURE_HEADER, TIMESTAMP_HEADER
 @require_POST
 def trigger_check(request: HttpRequest) -> JsonResponse:
     try:
-        credentials.limit_client(str(request.META.get("REMOTE_ADDR", "")))
+        # The signature first: an unsigned request is refused before it is counted against anyone's rate.
         checked = credentials.verify(
             request.body,
             request.headers.get(TIMESTAMP_HEADER, ""),
             request.headers.get(SIGNATURE_HEADER, ""),
         )
+        credentials.limit_client(str(request.META.get("REMOTE_ADDR", "")))
         answer = credentials.check(checked)
     except credentials.TriggerError as error:
         response = JsonResponse({"code": error.code}, status=error.status)

@@ -8,14 +8,20 @@ first N calls with Cognito's ``TooManyRequestsException`` without sending them.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from django.db import connection
 
-from tests.conftest import UserPool
+from tests.conftest import ROOT, UserPool
 
 # username -> phone / telnum as the site stores them (the default User model has no phone field; the mapping
 # reads them through these callables, configured as "module:callable" in COGNITO_MIGRATION["ATTRIBUTES"]).
@@ -139,3 +145,51 @@ def throttle(aws: str) -> Iterator[Callable[[str, int], ThrottleFault]]:
 
     for event, fault in registered:
         current("cognito-idp").meta.events.unregister(event, fault)
+
+
+# --- separate processes (manage.py commands, web servers) on their own database -----------------------------
+
+
+@pytest.fixture
+def separate_database(tmp_path: Path) -> Iterator[str]:
+    """A DATABASE_URL for the subprocesses, on the suite's engine, created empty and removed afterwards."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'migration.sqlite3'}"
+        return
+    conf: dict[str, Any] = connection.settings_dict
+    name = f"kill_test_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    yield f"postgres://{conf['USER']}{password}@{conf['HOST']}:{conf['PORT']}/{name}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def subprocess_env(pool: UserPool, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "COGNITO_", "DJANGO_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_READ_DOTENV": "false",
+            "DATABASE_URL": database_url,
+            "AWS_ENDPOINT_URL": pool.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "COGNITO_REGION": "us-east-1",
+            "COGNITO_USER_POOL_ID": pool.pool_id,
+            "COGNITO_APP_CLIENT_ID": pool.client_id,
+            "COGNITO_JWKS_URL": pool.jwks_url,
+            "TOKEN_ENCRYPTION_KEY": "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c=",
+            "COGNITO_MIGRATION_WORKERS": "4",
+        }
+    )
+    return env
+
+
+def run(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout

@@ -8,22 +8,17 @@ PostgreSQL server), so the kill leaves exactly what a crashed production run wou
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from django.db import connection
 
 from cognito_backend import idp_admin
 from tests.conftest import ROOT, UserPool
-from tests.migrations_tools.conftest import pool_usernames
+from tests.migrations_tools.conftest import pool_usernames, run, subprocess_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,51 +42,6 @@ django.setup()
 from cognito_backend.models import CognitoIdentity
 print(json.dumps({i.user.username: i.sub for i in CognitoIdentity.objects.select_related("user")}))
 """
-
-
-@pytest.fixture
-def separate_database(tmp_path: Path) -> Iterator[str]:
-    """A DATABASE_URL for the subprocesses, on the suite's engine, created empty and removed afterwards."""
-    if connection.vendor != "postgresql":
-        yield f"sqlite:///{tmp_path / 'migration.sqlite3'}"
-        return
-    conf: dict[str, Any] = connection.settings_dict
-    name = f"kill_test_{uuid.uuid4().hex[:8]}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
-    yield f"postgres://{conf['USER']}{password}@{conf['HOST']}:{conf['PORT']}/{name}"
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def subprocess_env(pool: UserPool, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "COGNITO_", "DJANGO_"))}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_READ_DOTENV": "false",
-            "DATABASE_URL": database_url,
-            "AWS_ENDPOINT_URL": pool.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "COGNITO_REGION": "us-east-1",
-            "COGNITO_USER_POOL_ID": pool.pool_id,
-            "COGNITO_APP_CLIENT_ID": pool.client_id,
-            "COGNITO_JWKS_URL": pool.jwks_url,
-            "TOKEN_ENCRYPTION_KEY": "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c=",
-            "COGNITO_MIGRATION_WORKERS": "4",
-        }
-    )
-    return env
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
 
 
 def test_run_killed_half_way_and_started_again_migrates_everyone_exactly_once(

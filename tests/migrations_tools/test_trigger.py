@@ -166,6 +166,16 @@ class TestEndpoint:
         assert post(client, auth("c", OLD), remote="10.9.9.9").status_code == 429
         assert post(client, auth("c", OLD), remote="10.9.9.8").status_code == 403
 
+    def test_unsigned_requests_do_not_use_up_the_per_client_rate(
+        self, client: Client, settings: Any, make_user: Any
+    ) -> None:
+        settings.COGNITO_MIGRATION = {"TRIGGER_SECRET": SECRET, "TRIGGER_RATE_PER_CLIENT": 2}
+        make_user("kim", password=OLD)
+        for _ in range(20):
+            assert post(client, auth("kim", OLD), secret="guess", remote="10.9.9.9").status_code == 401
+
+        assert post(client, auth("kim", OLD), remote="10.9.9.9").status_code == 200
+
     def test_endpoint_is_off_without_a_shared_secret(self, client: Client, settings: Any) -> None:
         settings.COGNITO_MIGRATION = {"TRIGGER_SECRET": ""}
 
