@@ -7,7 +7,9 @@ the outcome in ``UserMigration`` as it goes, so a run killed at any moment picks
 
 - before the first call that could create a user, the row is marked ``pending`` with ``attempts`` raised;
 - a user with earlier attempts is looked up in the pool first, and linked if the killed run had created them;
-- AdminCreateUser refusing with UsernameExists is answered the same way (look up, compare, link);
+- AdminCreateUser refusing with UsernameExists is answered the same way (look up, check it is ours, link);
+- every user created is put in the ``MARKER_GROUP``: only an administrator can add a user to a group, so the
+  mark tells this migration's users from a same-named user someone signed up (``Migrator.owns``);
 - the ``CognitoIdentity`` link and the ``done`` state are written in one transaction.
 
 ``--dry-run`` only reads: the database is not written and the pool is only asked whether each user exists.
@@ -389,7 +391,7 @@ class Migrator:
         previous_attempts = self._begin(user)
         try:
             look_first = previous_attempts > 0 or self.options.lookup_first
-            record, outcome = self._create_or_find(mapped, look_first=look_first)
+            record, outcome = self._create_or_find(mapped, look_first=look_first, resumed=previous_attempts > 0)
             sub = idp_admin.attributes_to_dict(record.get("Attributes") or record.get("UserAttributes")).get("sub")
             if not sub:
                 raise _Conflict("no_sub", "Cognito returned no sub for the user")
@@ -405,26 +407,58 @@ class Migrator:
             return self._fail(user, mapped.username, error.code, str(error.detail)[:500])
         return Result(user.pk, mapped.username, outcome)
 
-    def _create_or_find(self, mapped: MappedUser, *, look_first: bool) -> tuple[dict[str, Any], str]:
+    def _create_or_find(self, mapped: MappedUser, *, look_first: bool, resumed: bool) -> tuple[dict[str, Any], str]:
         if look_first:
             existing = self._read(lambda: idp_admin.admin_get_user(mapped.username, pool_id=self.pool_id))
             if existing is not None:
-                return self._check_same(mapped, existing), UserMigration.Outcome.LINKED
+                return self._check_same(mapped, existing, resumed=resumed), UserMigration.Outcome.LINKED
         try:
             created = self._create(mapped)
         except exc.UsernameExists:
             existing = self._read(lambda: idp_admin.admin_get_user(mapped.username, pool_id=self.pool_id))
             if existing is None:
                 raise
-            return self._check_same(mapped, existing), UserMigration.Outcome.LINKED
+            return self._check_same(mapped, existing, resumed=resumed), UserMigration.Outcome.LINKED
+        self._mark(mapped.username)
         return created, UserMigration.Outcome.CREATED
 
-    def _check_same(self, mapped: MappedUser, existing: dict[str, Any]) -> dict[str, Any]:
-        """An existing Cognito user is this user only if the emails agree (or one side has none)."""
-        theirs = idp_admin.attributes_to_dict(existing.get("UserAttributes")).get("email", "")
-        if mapped.email and theirs and theirs.lower() != mapped.email.lower():
-            raise _Conflict("username_taken", "a Cognito user with this username has a different email address")
+    def owns(self, mapped: MappedUser, existing: dict[str, Any], *, resumed: bool = False) -> bool:
+        """An existing pool user with this username may be linked to (and take the password of) the local user.
+
+        Only if the pool has verified the same email address (case-folded), or the user carries this migration's
+        mark (``MARKER_GROUP``), or (``resumed``: an earlier attempt of ours may have created it and been killed
+        before marking it) it is in ``FORCE_CHANGE_PASSWORD``, a state only AdminCreateUser produces, with the same
+        email. A user who signed up with someone's username and email (unverified) is none of these.
+        """
+        theirs = idp_admin.attributes_to_dict(existing.get("UserAttributes"))
+        email = theirs.get("email", "").casefold()
+        same_email = bool(mapped.email) and email == mapped.email.casefold()
+        if same_email and theirs.get("email_verified", "").lower() == "true":
+            return True
+        marker = str(migration_settings.MARKER_GROUP or "")
+        if marker and marker in self._read(
+            lambda: idp_admin.admin_list_groups_for_user(mapped.username, pool_id=self.pool_id)
+        ):
+            return True
+        if resumed and same_email and existing.get("UserStatus") == "FORCE_CHANGE_PASSWORD":
+            if not self.options.dry_run:
+                self._mark(mapped.username)
+            return True
+        return False
+
+    def _check_same(self, mapped: MappedUser, existing: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
+        if not self.owns(mapped, existing, resumed=resumed):
+            raise _Conflict(
+                "username_taken",
+                "a Cognito user with this username exists without a verified, equal email or this migration's mark",
+            )
         return existing
+
+    def _mark(self, username: str) -> None:
+        marker = str(migration_settings.MARKER_GROUP or "")
+        if marker:
+            self._ensure_group(marker)
+            self._add_to_group(username, marker)
 
     def _create(self, mapped: MappedUser) -> dict[str, Any]:
         return paced(
@@ -471,7 +505,8 @@ class Migrator:
             existing = self._read(lambda: idp_admin.admin_get_user(mapped.username, pool_id=self.pool_id))
             if existing is None:
                 return Result(user.pk, mapped.username, "would_create")
-            self._check_same(mapped, existing)
+            resumed = UserMigration.objects.filter(user_id=user.pk, attempts__gt=0).exists()
+            self._check_same(mapped, existing, resumed=resumed)
         except _Conflict as conflict:
             return Result(user.pk, mapped.username, "failed", conflict.code, conflict.detail)
         except exc.CognitoError as error:

@@ -84,7 +84,7 @@ def test_full_run_creates_users_with_mapped_attributes_groups_and_links(
     assert attrs["phone_number"] == "+12015550123"
     assert attrs["custom:telnum"] == "+442079460958"
     groups = idp_admin.admin_list_groups_for_user("alice", pool_id=migration_pool.pool_id)
-    assert sorted(groups) == ["staff", "users"]
+    assert sorted(groups) == ["django-migrated", "staff", "users"]
     record = idp_admin.admin_get_user("bob", pool_id=migration_pool.pool_id)
     assert record is not None and record["UserStatus"] == "FORCE_CHANGE_PASSWORD"
     for user in (alice, bob):

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from cognito_backend import exceptions as exc
-from cognito_backend import idp_admin
+from cognito_backend import idp, idp_admin
 from cognito_backend.models import CognitoIdentity
 from migrations_tools import lazy
 from migrations_tools.models import UserMigration
@@ -20,6 +20,17 @@ from tests.conftest import CognitoFactory, UserPool
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD = "Old-passw0rd"
+
+
+def sign_in(username: str, password: str, *, client: str = "10.0.0.1") -> dict[str, Any]:
+    """What a sign-in service does (accounts.services.sign_in): Cognito first, the lazy migration on a refusal."""
+    try:
+        return idp.initiate_auth(username, password)
+    except (exc.NotAuthorized, exc.UserNotFound) as error:
+        answer = lazy.try_lazy_migration(username, password, client=client)
+        if answer is None:
+            raise exc.NotAuthorized() from error
+        return answer
 
 
 def status(pool: UserPool, username: str) -> str:
@@ -38,20 +49,18 @@ def bulk_migrated(migration_pool: UserPool, make_user: Any, tmp_path: Path) -> A
 
 
 def test_right_old_password_moves_it_to_cognito_and_signs_in(migration_pool: UserPool, bulk_migrated: Any) -> None:
-    answer = lazy.sign_in("erin", OLD)
+    answer = sign_in("erin", OLD)
 
     assert answer["AuthenticationResult"]["AccessToken"]
     assert status(migration_pool, "erin") == "CONFIRMED"
     assert UserMigration.objects.get(user=bulk_migrated).password_migrated_at is not None
     # Cognito alone accepts the password now.
-    from cognito_backend import idp
-
     assert idp.initiate_auth("erin", OLD)["AuthenticationResult"]["IdToken"]
 
 
 def test_wrong_password_is_refused_as_before_and_nothing_changes(migration_pool: UserPool, bulk_migrated: Any) -> None:
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("erin", "Wrong-passw0rd")
+        sign_in("erin", "Wrong-passw0rd")
 
     assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
     assert UserMigration.objects.get(user=bulk_migrated).password_migrated_at is None
@@ -60,30 +69,30 @@ def test_wrong_password_is_refused_as_before_and_nothing_changes(migration_pool:
 def test_user_not_in_the_pool_yet_is_created_linked_and_signed_in(migration_pool: UserPool, make_user: Any) -> None:
     frank = make_user("frank", password=OLD, groups=("users",))
 
-    answer = lazy.sign_in("frank", OLD)
+    answer = sign_in("frank", OLD)
 
     assert answer["AuthenticationResult"]["AccessToken"]
     assert status(migration_pool, "frank") == "CONFIRMED"
     sub = idp_admin.attributes_to_dict(idp_admin.admin_get_user("frank")["UserAttributes"])["sub"]  # type: ignore[index]
     assert CognitoIdentity.objects.get(user=frank).sub == sub
-    assert idp_admin.admin_list_groups_for_user("frank") == ["users"]
+    assert sorted(idp_admin.admin_list_groups_for_user("frank")) == ["django-migrated", "users"]
     state = UserMigration.objects.get(user=frank)
     assert state.state == "done" and state.password_migrated_at is not None
 
 
 def test_unknown_user_not_in_the_pool_is_refused(migration_pool: UserPool) -> None:
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("nobody", OLD)
+        sign_in("nobody", OLD)
 
 
 def test_local_hash_is_never_used_again_after_the_migration(migration_pool: UserPool, bulk_migrated: Any) -> None:
-    lazy.sign_in("erin", OLD)
+    sign_in("erin", OLD)
     idp_admin.admin_set_user_password("erin", "New-passw0rd", permanent=True)
 
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("erin", OLD)
+        sign_in("erin", OLD)
 
-    assert lazy.sign_in("erin", "New-passw0rd")["AuthenticationResult"]["AccessToken"]
+    assert sign_in("erin", "New-passw0rd")["AuthenticationResult"]["AccessToken"]
 
 
 def test_password_set_in_cognito_another_way_is_not_overwritten_by_the_old_one(
@@ -94,9 +103,9 @@ def test_password_set_in_cognito_another_way_is_not_overwritten_by_the_old_one(
     cognito.create_user(migration_pool, "gina", "Reset-passw0rd", email="gina@example.com", sign_in=False)
 
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("gina", OLD)
+        sign_in("gina", OLD)
 
-    assert lazy.sign_in("gina", "Reset-passw0rd")["AuthenticationResult"]["AccessToken"]
+    assert sign_in("gina", "Reset-passw0rd")["AuthenticationResult"]["AccessToken"]
 
 
 def test_repeated_wrong_passwords_stop_the_local_check(
@@ -105,11 +114,54 @@ def test_repeated_wrong_passwords_stop_the_local_check(
     settings.COGNITO_MIGRATION = {**settings.COGNITO_MIGRATION, "LAZY_MAX_FAILURES": 3}
     for _ in range(3):
         with pytest.raises(exc.NotAuthorized):
-            lazy.sign_in("erin", "Wrong-passw0rd")
+            sign_in("erin", "Wrong-passw0rd")
 
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("erin", OLD)
+        sign_in("erin", OLD)
 
+    assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
+
+
+def test_wrong_passwords_from_another_address_do_not_lock_the_real_user_out(
+    migration_pool: UserPool, bulk_migrated: Any, settings: Any
+) -> None:
+    settings.COGNITO_MIGRATION = {**settings.COGNITO_MIGRATION, "LAZY_MAX_FAILURES": 3}
+    for _ in range(3):
+        with pytest.raises(exc.NotAuthorized):
+            sign_in("erin", "Wrong-passw0rd", client="203.0.113.66")
+    with pytest.raises(exc.NotAuthorized):
+        sign_in("erin", OLD, client="203.0.113.66")  # that address is done for the window
+
+    assert sign_in("erin", OLD, client="198.51.100.7")["AuthenticationResult"]["AccessToken"]
+
+
+def test_the_username_and_the_email_share_one_failure_budget(
+    migration_pool: UserPool, bulk_migrated: Any, settings: Any
+) -> None:
+    settings.COGNITO_MIGRATION = {**settings.COGNITO_MIGRATION, "LAZY_MAX_FAILURES": 3}
+    for typed in ("erin", "erin@example.com", "ERIN@example.com"):
+        with pytest.raises(exc.NotAuthorized):
+            sign_in(typed, "Wrong-passw0rd")
+
+    with pytest.raises(exc.NotAuthorized):
+        sign_in("erin@example.com", OLD)
+    assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
+
+
+def test_failures_from_many_addresses_stop_at_the_per_user_ceiling(
+    migration_pool: UserPool, bulk_migrated: Any, settings: Any
+) -> None:
+    settings.COGNITO_MIGRATION = {
+        **settings.COGNITO_MIGRATION,
+        "LAZY_MAX_FAILURES": 2,
+        "LAZY_MAX_FAILURES_PER_USER": 4,
+    }
+    for i in range(4):
+        with pytest.raises(exc.NotAuthorized):
+            sign_in("erin", "Wrong-passw0rd", client=f"192.0.2.{i}")
+
+    with pytest.raises(exc.NotAuthorized):
+        sign_in("erin", OLD, client="198.51.100.7")
     assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
 
 
@@ -117,7 +169,7 @@ def test_old_password_the_pool_policy_refuses_raises_invalid_password(migration_
     make_user("hank", password="alllowercase")
 
     with pytest.raises(exc.InvalidPassword):
-        lazy.sign_in("hank", "alllowercase")
+        sign_in("hank", "alllowercase")
 
 
 def test_the_password_never_reaches_the_logs(
@@ -125,9 +177,9 @@ def test_the_password_never_reaches_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
 
-    lazy.sign_in("erin", OLD)
+    sign_in("erin", OLD)
     with pytest.raises(exc.NotAuthorized):
-        lazy.sign_in("erin", "Wrong-passw0rd")
+        sign_in("erin", "Wrong-passw0rd")
 
     assert OLD not in caplog.text
     assert "Wrong-passw0rd" not in caplog.text
@@ -138,7 +190,7 @@ def test_clear_command_retires_hashes_of_migrated_users_only(
 ) -> None:
     waiting = make_user("ivan", password=OLD)
     call_command("cognito_migrate_users", "--report", "/dev/null", stdout=StringIO())
-    lazy.sign_in("erin", OLD)
+    sign_in("erin", OLD)
     out = StringIO()
 
     call_command("cognito_clear_password_hashes", stdout=out)
