@@ -2,12 +2,15 @@
 
 Thin views over ``accounts.services``: the same sign-in as the REST API (lazy migration included); the id token
 is verified by ``CognitoBackend`` and the local user logged into a Django session. Tokens are not kept in the
-session. Accounts that need another step (a challenge) are sent to the REST API, which carries it.
+session. Accounts that need another step (a challenge) are sent to the REST API, which carries it. The page
+spends the same rate-limit budgets as ``POST /api/auth/sign-in/`` (per client address and per pool user): a
+wrong password here counts there too; over the limit the page answers 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django import forms
@@ -23,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from cognito_backend import exceptions as exc
 
 from . import services
+from .throttles import client_ip, page_throttle_wait
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +55,16 @@ class SignInPage(View):
         if not form.is_valid():
             return self.render(request, form, status=400)
         username = form.cleaned_data["username"]
+        wait = page_throttle_wait(request, "sign_in", username)
+        if wait is not None:
+            seconds = max(1, math.ceil(wait))
+            form.add_error(None, f"Too many sign-in attempts; try again in {seconds} seconds.")
+            logger.info("page sign-in throttled")
+            response = self.render(request, form, status=429)
+            response["Retry-After"] = str(seconds)
+            return response
         try:
-            result = services.sign_in(username, form.cleaned_data["password"])
+            result = services.sign_in(username, form.cleaned_data["password"], client=client_ip(request))
         except exc.CognitoError as error:
             form.add_error(None, error.detail)
             logger.info("page sign-in refused: %s", error.code)

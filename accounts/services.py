@@ -8,6 +8,7 @@ name and the user it is for: the client carries it back opaquely and cannot poin
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import logging
@@ -23,7 +24,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from cognito_backend import exceptions as exc
-from cognito_backend import idp, revocation
+from cognito_backend import idp, idp_admin, revocation
 from cognito_backend.conf import cognito_settings
 from cognito_backend.models import CognitoIdentity
 from cognito_backend.tokens import verify_token
@@ -36,6 +37,9 @@ CHALLENGES = ("NEW_PASSWORD_REQUIRED", "SOFTWARE_TOKEN_MFA", "SMS_MFA", "MFA_SET
 MFA_TYPES = ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
 _SESSION_SALT = "accounts.challenge-session"
 _POLICY_CACHE_KEY = "accounts:password-policy:{pool}"
+_USER_SUB_CACHE_KEY = "accounts:user-sub:{pool}:{digest}"
+# One answer for every refusal of an emailed code, whatever the user's existence or state.
+CODE_REFUSED = "The code is not valid or has expired; request a new one."
 _SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
 
@@ -99,6 +103,12 @@ class IdentityCredentials:
     secret_key: str
     session_token: str
     expiration: str
+
+
+@dataclass(frozen=True)
+class PoolUser:
+    username: str
+    sub: str
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
@@ -251,18 +261,27 @@ def sign_up(
     )
 
 
+# What Cognito answers a code for a user that does not exist, is already confirmed, disabled, has no code
+# outstanding (ExpiredCode) or a wrong one: all read as the same refusal, in our words (Cognito's differ).
+_CODE_REFUSALS = (
+    exc.CodeMismatch,
+    exc.CodeExpired,
+    exc.UserNotFound,
+    exc.NotAuthorized,
+    exc.UserDisabled,
+    exc.UserNotConfirmed,
+)
+
+
 @contextmanager
 def _code_answers() -> Iterator[None]:
-    """Refusals of an emailed code name the ``code`` field; an unknown user reads as a wrong code, so the answer
-    does not tell whether the user exists."""
+    """Refusals of an emailed code are one answer on the ``code`` field (``code_mismatch``): it does not tell
+    whether the user exists, is confirmed or disabled, or whether a code was ever sent."""
     try:
         yield
-    except exc.CodeMismatch as error:
-        raise exc.CodeMismatch(error.detail, field="code") from error
-    except exc.CodeExpired as error:
-        raise exc.CodeExpired(field="code") from error
-    except exc.UserNotFound as error:
-        raise exc.CodeMismatch(field="code") from error
+    except _CODE_REFUSALS as error:
+        logger.info("code refused: %s", error.code)
+        raise exc.CodeMismatch(CODE_REFUSED, field="code") from error
 
 
 def confirm_sign_up(username: str, code: str) -> None:
@@ -271,21 +290,25 @@ def confirm_sign_up(username: str, code: str) -> None:
     logger.info("confirmed %s", username)
 
 
-def resend_code(username: str) -> CodeDelivery | None:
-    """Send the confirmation code again; for an unknown user nothing is sent and nothing is said."""
+# Refusals that would tell an unknown, confirmed, disabled or unreachable user apart: not errors to the caller.
+_SILENT_REFUSALS = (exc.UserNotFound, exc.InvalidParameter, exc.NotAuthorized, exc.UserDisabled, exc.UserNotConfirmed)
+
+
+def resend_code(username: str) -> None:
+    """Send the confirmation code again. The caller learns nothing: not whether the user exists or is already
+    confirmed, nor where the code went (Cognito's masked destination exists only for a real user)."""
     try:
-        answer = idp.resend_code(username)
-    except exc.UserNotFound:
-        logger.info("resend for an unknown user")
-        return None
-    return _delivery(answer.get("CodeDeliveryDetails"))
+        idp.resend_code(username)
+    except _SILENT_REFUSALS as error:
+        logger.info("resend refused: %s", error.code)
 
 
 # --- sign-in ------------------------------------------------------------------------------------------------
 
 
-def sign_in(username: str, password: str) -> SignInResult:
-    """Sign in with the configured flow; an unknown user and a wrong password get the same ``NotAuthorized``.
+def sign_in(username: str, password: str, *, client: str = "") -> SignInResult:
+    """Sign in with the configured flow; an unknown user, a wrong password and a disabled user get the same
+    ``NotAuthorized``. ``client`` is the client's address (the lazy migration counts failures per address).
 
     A plain function on purpose: the lazy migration wraps it (try Cognito, on ``NotAuthorized`` check the old
     password store, move the user, call it again).
@@ -294,20 +317,20 @@ def sign_in(username: str, password: str) -> SignInResult:
         return _sign_in_resolving(username, password)
     except exc.NotAuthorized:
         # Lazy password migration (migrations_tools.lazy): None unless the local hash matches; then Cognito's answer.
-        migrated = _lazy_migration(username, password)
+        migrated = _lazy_migration(username, password, client)
         if migrated is None:
             raise
         return _result(migrated, username)
 
 
-def _lazy_migration(username: str, password: str) -> dict[str, Any] | None:
+def _lazy_migration(username: str, password: str, client: str) -> dict[str, Any] | None:
     from django.apps import apps
 
     if not apps.is_installed("migrations_tools"):
         return None
     try:
         answer: dict[str, Any] | None = importlib.import_module("migrations_tools.lazy").try_lazy_migration(
-            username, password
+            username, password, client=client
         )
     except exc.InvalidPassword as error:
         # The old password is right but the pool's policy refuses it: the user must choose a new one.
@@ -334,9 +357,10 @@ def _sign_in(username: str, password: str) -> SignInResult:
             answer = idp.initiate_srp_auth(username, password)
         else:
             answer = idp.initiate_auth(username, password)
-    except (exc.InvalidPassword, exc.NotAuthorized) as error:
+    except (exc.InvalidPassword, exc.NotAuthorized, exc.UserDisabled) as error:
         # Always the same words: Cognito's own message differs between causes (and cognito-local answers a wrong
-        # password with InvalidPasswordException), which would tell an unknown user from a wrong password.
+        # password with InvalidPasswordException), which would tell an unknown user from a wrong password. Cognito
+        # says "disabled" whatever the password, so a disabled user is refused like a wrong password too.
         raise exc.NotAuthorized() from error
     result = _result(answer, username)
     logger.info("sign-in of %s: %s", username, "tokens" if isinstance(result, Tokens) else result.name)
@@ -359,6 +383,50 @@ def _username_for_email(identifier: str) -> str | None:
     if len(verified) != 1:
         return None
     return str(verified[0]["Username"])
+
+
+def find_pool_user(identifier: str) -> PoolUser | None:
+    """The pool user ``identifier`` names (AdminGetUser): by username or alias as typed, then in lower case
+    (Cognito's usernames are case-insensitive by default), then by verified email. None when there is none;
+    an outage raises."""
+    text = identifier.strip()
+    if not text:
+        return None
+    for candidate in dict.fromkeys([text, text.lower()]):
+        try:
+            record = idp_admin.admin_get_user(candidate)
+        except exc.InvalidParameter:
+            record = None
+        if record is not None:
+            attributes = idp_admin.attributes_to_dict(record.get("UserAttributes"))
+            return PoolUser(username=str(record.get("Username") or candidate), sub=str(attributes.get("sub") or ""))
+    username = _username_for_email(text)
+    if username is None:
+        return None
+    record = idp_admin.admin_get_user(username)
+    if record is None:
+        return None
+    sub = idp_admin.attributes_to_dict(record.get("UserAttributes")).get("sub") or ""
+    return PoolUser(username=str(record.get("Username") or username), sub=str(sub))
+
+
+def pool_user_sub(identifier: str) -> str | None:
+    """The ``sub`` of the pool user ``identifier`` names, cached (``USER_KEY_CACHE_SECONDS``); None when there is
+    none or Cognito cannot tell now. The per-user rate limits key on it: a username, its email and any case of
+    them are one budget."""
+    digest = hashlib.sha256(identifier.strip().encode("utf-8", "replace")).hexdigest()[:32]
+    key = _USER_SUB_CACHE_KEY.format(pool=cognito_settings.USER_POOL_ID, digest=digest)
+    cached = cache.get(key)
+    if cached is not None:
+        return str(cached) or None
+    try:
+        user = find_pool_user(identifier)
+    except exc.CognitoError as error:
+        logger.info("user lookup for a rate limit failed: %s", error.code)
+        return None
+    sub = user.sub if user is not None else ""
+    cache.set(key, sub, int(conf.accounts_settings.USER_KEY_CACHE_SECONDS))
+    return sub or None
 
 
 def respond_to_challenge(
@@ -457,13 +525,13 @@ def refresh(refresh_token: str, username: str = "") -> Tokens:
 
 
 def forgot_password(username: str) -> None:
-    """Send a reset code. The caller learns nothing about whether the user exists: an unknown user is not an
-    error, and where the code went is not returned (Cognito's masked destination would tell a real user apart
-    from the simulated answer for an unknown one)."""
+    """Send a reset code. The caller learns nothing about whether the user exists or its state: an unknown,
+    disabled or unverified user is not an error, and where the code went is not returned (Cognito's masked
+    destination would tell a real user apart from the simulated answer for an unknown one)."""
     try:
         idp.forgot_password(username)
-    except exc.UserNotFound:
-        logger.info("forgot password for an unknown user")
+    except _SILENT_REFUSALS as error:
+        logger.info("forgot password refused: %s", error.code)
 
 
 def confirm_forgot_password(username: str, code: str, new_password: str) -> None:
@@ -474,10 +542,25 @@ def confirm_forgot_password(username: str, code: str, new_password: str) -> None
     except exc.InvalidPassword as error:
         raise _weak_password(error, new_password, "new_password") from error
     logger.info("password reset for %s", username)
-    # Whoever held the old password must not keep a session: the user's tokens are refused here from now on.
+    # Whoever held the old password must not keep a session: the user's tokens are refused here from now on,
+    # found by the pool user's sub whatever was typed (an email alias, another case of the username).
+    sub = _sub_for_reset(username)
+    if sub:
+        revocation.revoke_user_tokens(sub, reason="password_reset")
+    else:
+        logger.error("password reset for %s: the pool user could not be found; no tokens revoked", username)
+
+
+def _sub_for_reset(username: str) -> str | None:
+    try:
+        user = find_pool_user(username)
+    except exc.CognitoError as error:
+        logger.warning("password reset: pool lookup failed (%s); using the local link", error.code)
+        user = None
+    if user is not None:
+        return user.sub
     link = CognitoIdentity.objects.filter(username=username, pool_id=str(cognito_settings.USER_POOL_ID)).first()
-    if link is not None:
-        revocation.revoke_user_tokens(link.sub, reason="password_reset")
+    return link.sub if link is not None else None
 
 
 def change_password(access_token: str, old_password: str, new_password: str) -> None:

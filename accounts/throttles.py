@@ -1,22 +1,55 @@
-"""Rate limits on the endpoints an attacker would hammer: per client IP and per username named in the request.
+"""Rate limits on the endpoints an attacker would hammer: per client address and per pool user.
 
-A view names its ``throttle_scope`` (``sign_in``, ``sign_up``, ``confirm``, ``forgot_password``); the IP
-throttle uses that scope's rate, the username throttle ``<scope>_username`` (the user of a challenge answer is
-read from its sealed session, so MFA codes cannot be guessed faster by rotating IPs). Rates come from
-``COGNITO["THROTTLE_RATES"]`` (see ``accounts/conf.py``). The username is hashed into the cache key, never stored.
+A view names its ``throttle_scope`` (``sign_in``, ``sign_up``, ``confirm``, ``forgot_password``); the address
+throttle uses that scope's rate, the user throttle ``<scope>_username``. Rates come from
+``ACCOUNTS["THROTTLE_RATES"]`` (see ``accounts/conf.py``).
+
+- The client address is ``REMOTE_ADDR``, unless that is one of ``TRUSTED_PROXIES``: then it is the right-most
+  ``X-Forwarded-For`` entry that is not itself a trusted proxy (what the client writes there is ignored).
+- The user is the pool user a typed username or email resolves to (one budget for a user's username, email and
+  any case of them), else what was typed. A view whose request carries a sealed challenge session names its user
+  from inside that session only (``throttle_user_source = "session"``). Keys hold hashes, never a username.
+- The session sign-in page (``pages.py``) spends the same budgets as ``POST /api/auth/sign-in/``
+  (``page_throttle_wait``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
-from rest_framework.views import APIView
 
 from . import conf
+
+
+def client_ip(request: HttpRequest | Request) -> str:
+    """The client's address: ``REMOTE_ADDR``, or what the trusted proxies in front of it say it is."""
+    remote = str(request.META.get("REMOTE_ADDR") or "")
+    proxies = conf.trusted_proxies()
+    if not proxies or not _is_trusted(remote, proxies):
+        return remote
+    hops = [hop.strip() for hop in str(request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else remote
+
+
+def _is_trusted(address: str, proxies: tuple[conf.Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 class _ScopedThrottle(SimpleRateThrottle):
@@ -31,7 +64,10 @@ class _ScopedThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         return conf.throttle_rate(str(self.scope))
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def get_ident(self, request: Any) -> str:
+        return client_ip(request)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
         base = getattr(view, "throttle_scope", None)
         if not base:
             return True
@@ -44,26 +80,32 @@ class _ScopedThrottle(SimpleRateThrottle):
 
 
 class IPThrottle(_ScopedThrottle):
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": _digest(self.get_ident(request))}
 
 
 class UsernameThrottle(_ScopedThrottle):
+    """Per pool user; the view's ``throttle_user(request)`` names the user (else the body's ``username``)."""
+
     suffix = "_username"
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        data: Any = request.data
-        username = data.get("username") if isinstance(data, Mapping) else None
-        if not isinstance(username, str) or not username.strip():
-            username = _username_in_session(data)
-        if not isinstance(username, str) or not username.strip():
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        named = getattr(view, "throttle_user", None)
+        identifier = named(request) if callable(named) else username_in_body(request)
+        if not identifier:
             return None
-        digest = hashlib.sha256(username.strip().casefold().encode("utf-8", "replace")).hexdigest()[:32]
-        return self.cache_format % {"scope": self.scope, "ident": digest}
+        return self.cache_format % {"scope": self.scope, "ident": user_key(identifier)}
 
 
-def _username_in_session(data: Any) -> str | None:
-    """A challenge answer names its user only inside the sealed session: MFA codes are limited per user too."""
+def username_in_body(request: Request) -> str | None:
+    data: Any = request.data
+    username = data.get("username") if isinstance(data, Mapping) else None
+    return username.strip() if isinstance(username, str) and username.strip() else None
+
+
+def username_in_session(request: Request) -> str | None:
+    """The user sealed inside a challenge session; anything else the body says about the user is ignored."""
+    data: Any = request.data
     session = data.get("session") if isinstance(data, Mapping) else None
     if not isinstance(session, str) or not session:
         return None
@@ -72,6 +114,38 @@ def _username_in_session(data: Any) -> str | None:
     from .services import open_session
 
     try:
-        return open_session(session)[2]
+        return open_session(session)[2] or None
     except SessionExpired:
         return None
+
+
+def user_key(identifier: str) -> str:
+    """The budget of ``identifier``: its pool user's ``sub`` where one exists, else the casefolded text."""
+    from .services import pool_user_sub
+
+    sub = pool_user_sub(identifier)
+    return _digest(f"sub:{sub}") if sub else _digest(f"name:{identifier.strip().casefold()}")
+
+
+class _PageView:
+    """Stands for the API view whose budgets a page spends."""
+
+    def __init__(self, scope: str, username: str) -> None:
+        self.throttle_scope = scope
+        self._username = username.strip()
+
+    def throttle_user(self, request: Any) -> str | None:
+        return self._username or None
+
+
+def page_throttle_wait(request: HttpRequest, scope: str, username: str) -> float | None:
+    """Spend one request of ``scope``'s budgets (address and user) for a page; the seconds to wait if refused.
+
+    The same throttles and cache keys as the REST views, so a page and the API share one budget.
+    """
+    view = _PageView(scope, username)
+    for throttle in (IPThrottle(), UsernameThrottle()):
+        if not throttle.allow_request(request, view):
+            wait = throttle.wait()
+            return max(1.0, float(wait)) if wait is not None else 1.0
+    return None

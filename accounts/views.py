@@ -23,10 +23,11 @@ from . import schema as _schema  # noqa: F401 - registers the OpenAPI auth exten
 from . import serializers as s
 from . import services
 from .authentication import ACCESS_ONLY, access_token_of, authenticators, claims_of
-from .throttles import IPThrottle, UsernameThrottle
+from .throttles import IPThrottle, UsernameThrottle, client_ip, username_in_session
 
 TAG = "auth"
 FORGOT_ANSWER = "If the account exists, a reset code was sent to its verified email or phone."
+RESEND_ANSWER = "If the account exists and is not confirmed yet, a new code was sent."
 
 # --- documented error answers --------------------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ def _error(description: str) -> OpenApiResponse:
 E400 = _error("Bad input; `fields` names each field at fault (`invalid`, `invalid_password`, `code_mismatch` ...).")
 E401 = _error("`not_authorized`: wrong credentials, or a missing, invalid, expired or revoked token.")
 E401_SESSION = _error("`session_expired`: the challenge session is stale or was tampered with.")
-E403 = _error("`user_not_confirmed`, `user_disabled` or `password_reset_required`.")
+E403 = _error("`user_not_confirmed` or `password_reset_required` (a disabled user gets the 401 of a wrong password).")
 E409 = _error("`username_exists` or `alias_exists`.")
 E429 = _error("`throttled`: our rate limit or Cognito's; the `Retry-After` header says when to retry.")
 E502 = _error("`not_supported`: the identity service does not offer this operation.")
@@ -81,6 +82,21 @@ class PublicView(APIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    def check_throttles(self, request: Request) -> None:
+        # The first refusal answers: a request over the address limit spends nothing of the user's budget (and
+        # costs no lookup of the user).
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                wait = throttle.wait()
+                self.throttled(request, wait if wait is not None else 1.0)
+
+
+class SessionThrottled:
+    """A challenge answer's user is the one sealed in its session, never a ``username`` the body adds."""
+
+    def throttle_user(self, request: Request) -> str | None:
+        return username_in_session(request)
+
 
 class SignedInView(PublicView):
     """Needs the user's access token (``Authorization: Bearer``)."""
@@ -102,8 +118,8 @@ class SignUpView(PublicView):
     @extend_schema(
         tags=[TAG],
         summary="Sign up",
-        description="Create an account; Cognito sends a confirmation code to the email. Throttled per IP and "
-        "per username.",
+        description="Create an account; Cognito sends a confirmation code to the email. Throttled per client "
+        "address and per user.",
         request=s.SignUpRequest,
         responses=_responses({201: s.SignUpResponse}, 400, 409),
         examples=[
@@ -139,8 +155,8 @@ class ConfirmSignUpView(PublicView):
     @extend_schema(
         tags=[TAG],
         summary="Confirm sign-up",
-        description="Confirm the account with the emailed code. A wrong code is `code_mismatch`, an expired or "
-        "already used one `code_expired` (both 400 on `code`).",
+        description="Confirm the account with the emailed code. Any refused code is 400 `code_mismatch` on "
+        "`code`, the same answer for an unknown, unconfirmed or already confirmed user.",
         request=s.ConfirmSignUpRequest,
         responses=_responses(s.DetailResponse, 400, 401, 403),
     )
@@ -156,13 +172,15 @@ class ResendCodeView(PublicView):
     @extend_schema(
         tags=[TAG],
         summary="Resend the confirmation code",
+        description="The same answer whether or not the account exists or is already confirmed; `delivery` is "
+        "always null (where a code went would tell a real account apart).",
         request=s.UsernameRequest,
         responses=_responses(s.CodeSentResponse, 400, 401),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.UsernameRequest, request)
-        delivery = services.resend_code(data["username"])
-        return Response({"detail": "A new code was sent.", "delivery": _delivery(delivery)})
+        services.resend_code(data["username"])
+        return Response({"detail": RESEND_ANSWER, "delivery": None})
 
 
 # --- sign-in ------------------------------------------------------------------------------------------------
@@ -178,16 +196,18 @@ class SignInView(PublicView):
         "(`NEW_PASSWORD_REQUIRED`, `SOFTWARE_TOKEN_MFA`, `SMS_MFA`, `MFA_SETUP`, `SELECT_MFA_TYPE`) with an opaque "
         "`session` to send "
         "to `sign-in/challenge/` (or `sign-in/mfa-setup/`). An unknown user and a wrong password get the same "
-        "401. Throttled per IP and per username.",
+        "401 (a disabled user too). Throttled per client address and per pool user (a username and its "
+        "email share one budget), a budget shared with the sign-in page.",
         request=s.SignInRequest,
         responses=_responses(s.SignInResponse, 400, 401, 403),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.SignInRequest, request)
-        return Response(_sign_in_body(services.sign_in(data["username"], data["password"])))
+        result = services.sign_in(data["username"], data["password"], client=client_ip(request))
+        return Response(_sign_in_body(result))
 
 
-class ChallengeView(PublicView):
+class ChallengeView(SessionThrottled, PublicView):
     throttle_scope = "sign_in"
 
     @extend_schema(
@@ -206,7 +226,7 @@ class ChallengeView(PublicView):
         return Response(_sign_in_body(result))
 
 
-class MfaSetupView(PublicView):
+class MfaSetupView(SessionThrottled, PublicView):
     throttle_scope = "sign_in"
 
     @extend_schema(
@@ -222,7 +242,7 @@ class MfaSetupView(PublicView):
         return Response(asdict(services.begin_mfa_setup(data["session"])))
 
 
-class MfaSetupVerifyView(PublicView):
+class MfaSetupVerifyView(SessionThrottled, PublicView):
     throttle_scope = "sign_in"
 
     @extend_schema(

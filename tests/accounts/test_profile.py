@@ -146,7 +146,7 @@ def test_deleting_the_account_removes_the_cognito_user_and_deactivates_the_local
 def test_deleting_the_account_deletes_the_local_user_when_configured(
     api: APIClient, local_pool: LocalPool, settings: Any
 ) -> None:
-    settings.COGNITO = {**settings.COGNITO, "DELETE_LOCAL_USER": "delete"}
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "DELETE_LOCAL_USER": "delete"}
     local_pool.create_user("wendy")
     bearer(api, local_pool.sign_in("wendy")["AccessToken"])
     sub = api.get(PROFILE).json()["attributes"]["sub"]

@@ -46,13 +46,18 @@ def test_unconfirmed_user_is_refused_with_403_user_not_confirmed(api: APIClient,
     assert response.json()["code"] == "user_not_confirmed"
 
 
-def test_disabled_user_is_refused_with_403_user_disabled(
+def test_a_disabled_user_is_refused_like_a_wrong_password_whatever_the_password(
     api: APIClient, cognito: CognitoFactory, cognito_user: CognitoUser
 ) -> None:
+    # Cognito (and moto) say "User is disabled." before looking at the password: telling it would prove the
+    # account exists to anyone, so it is the generic refusal.
     cognito.idp.admin_disable_user(UserPoolId=cognito_user.pool_id, Username="alice")
-    response = api.post(URL, {"username": "alice", "password": DEFAULT_PASSWORD}, format="json")
-    assert response.status_code == 403
-    assert response.json()["code"] == "user_disabled"
+    right = api.post(URL, {"username": "alice", "password": DEFAULT_PASSWORD}, format="json")
+    wrong = api.post(URL, {"username": "alice", "password": "Wrong-Passw0rd!"}, format="json")
+    unknown = api.post(URL, {"username": "nobody", "password": "Wrong-Passw0rd!"}, format="json")
+    assert right.status_code == wrong.status_code == unknown.status_code == 401
+    assert right.json() == wrong.json() == unknown.json()
+    assert right.json()["code"] == "not_authorized"
 
 
 def test_sign_in_with_a_client_secret_sends_the_secret_hash(
@@ -69,7 +74,8 @@ def test_sign_in_with_a_client_secret_sends_the_secret_hash(
 def test_srp_sign_in_through_pycognito_returns_tokens(api: APIClient, cognito: CognitoFactory, settings: Any) -> None:
     # moto finds an SRP user only in a pool that signs in by email (it answers the sub as USER_ID_FOR_SRP).
     pool = cognito.create_pool_with_client(UsernameAttributes=["email"], AliasAttributes=[])
-    settings.COGNITO = {**pool.settings(), "AUTH_FLOW": "USER_SRP_AUTH"}
+    settings.COGNITO = pool.settings()
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "AUTH_FLOW": "USER_SRP_AUTH"}
     cognito.create_user(pool, "dave@example.com", email="dave@example.com", sign_in=False)
     response = api.post(URL, {"username": "dave@example.com", "password": DEFAULT_PASSWORD}, format="json")
     assert response.status_code == 200
