@@ -14,10 +14,10 @@ from .models import CognitoIdentity, RevokedTokenFamily, UserRevocation
 
 @admin.register(CognitoIdentity)
 class CognitoIdentityAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("username", "sub", "pool_id", "user", "last_seen", "created")
+    list_display = ("username", "sub", "issuer", "user", "last_seen", "created")
     search_fields = ("username", "sub", "user__username", "user__email")
-    list_filter = ("pool_id",)
-    readonly_fields = ("created", "updated", "last_seen")
+    list_filter = ("issuer",)
+    readonly_fields = ("created", "updated", "last_seen", "synced_token_iat")
     raw_id_fields = ("user",)
     actions = ["revoke_tokens"]
 

@@ -71,10 +71,10 @@ def test_older_token_presented_after_a_newer_one_does_not_restore_superuser(
 @pytest.mark.django_db
 def test_older_token_does_not_restore_an_old_email_or_name(forged_pool: Any, moto_key: SigningKey) -> None:
     now = int(time.time())
-    old = id_token(moto_key, iat=now - 600, jti="old", email="old@example.com", given_name="Old")
-    new = id_token(moto_key, iat=now, jti="new", email="new@example.com", given_name="New")
-    me(new)
-    me(old)
+    old = id_token(moto_key, iat=now - 600, auth_time=now - 600, jti="old", email="old@example.com", given_name="Old")
+    new = id_token(moto_key, iat=now, auth_time=now - 600, jti="new", email="new@example.com", given_name="New")
+    assert me(new).status_code == 200
+    assert me(old).status_code == 200
     user = User.objects.get()
     assert (user.email, user.first_name) == ("new@example.com", "New")
 
@@ -82,8 +82,8 @@ def test_older_token_does_not_restore_an_old_email_or_name(forged_pool: Any, mot
 @pytest.mark.django_db
 def test_newer_token_still_syncs_after_an_older_one(admin_groups: None, moto_key: SigningKey) -> None:
     now = int(time.time())
-    me(id_token(moto_key, iat=now - 600, jti="old"))
-    me(id_token(moto_key, iat=now, jti="new", **{"cognito:groups": ["admins"]}))
+    assert me(id_token(moto_key, iat=now - 600, auth_time=now - 600, jti="old")).status_code == 200
+    assert me(id_token(moto_key, iat=now, jti="new", **{"cognito:groups": ["admins"]})).status_code == 200
     user = User.objects.get()
     assert user.is_superuser and user.groups.filter(name="admins").exists()
     identity = CognitoIdentity.objects.get()
