@@ -224,3 +224,21 @@ def test_site_sign_in_with_a_wrong_password_is_refused_with_401_as_before(
 
     assert response.status_code == 401
     assert status(migration_pool, "erin") == "FORCE_CHANGE_PASSWORD"
+
+
+def test_site_sign_in_failures_from_one_address_do_not_lock_out_another(
+    migration_pool: UserPool, bulk_migrated: Any, client: Any, settings: Any
+) -> None:
+    settings.COGNITO_MIGRATION = {**settings.COGNITO_MIGRATION, "LAZY_MAX_FAILURES": 3}
+    wrong = {"username": "erin", "password": "Wrong-passw0rd"}
+    for _ in range(3):
+        response = client.post("/api/auth/sign-in/", wrong, content_type="application/json", REMOTE_ADDR="203.0.113.66")
+        assert response.status_code == 401
+    right = {"username": "erin", "password": OLD}
+
+    blocked = client.post("/api/auth/sign-in/", right, content_type="application/json", REMOTE_ADDR="203.0.113.66")
+    response = client.post("/api/auth/sign-in/", right, content_type="application/json", REMOTE_ADDR="198.51.100.7")
+
+    assert blocked.status_code == 401
+    assert response.status_code == 200, response.content
+    assert status(migration_pool, "erin") == "CONFIRMED"

@@ -80,7 +80,7 @@ def test_run_killed_half_way_and_started_again_migrates_everyone_exactly_once(
     assert len(in_pool) == len(set(in_pool)) == USERS
     assert sorted(in_pool) == [f"user{i:03d}" for i in range(USERS)]
     status = json.loads(run(env, "manage.py", "cognito_migration_status", "--json"))
-    assert status["users"]["done"] == USERS
+    assert status["users"]["done"] == USERS, (tmp_path / "second.csv").read_text()
     assert status["users"]["linked"] == USERS
     assert status["users"]["failed"] == status["users"]["pending"] == 0
     links = json.loads(run(env, "-c", DUMP_LINKS))
