@@ -40,6 +40,22 @@ def check_migration_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
         messages.append(
             Error(f"COGNITO_MIGRATION_WORKERS must be 1 or more, not {workers!r}.", id="migrations_tools.E002")
         )
+    for key in ("LAZY_MAX_FAILURES", "LAZY_MAX_FAILURES_PER_USER", "LAZY_FAILURE_WINDOW"):
+        value = getattr(migration_settings, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            messages.append(
+                Error(
+                    f"COGNITO_MIGRATION[{key!r}] must be a whole number, 1 or more, not {value!r}.",
+                    id="migrations_tools.E003",
+                )
+            )
+    if not isinstance(migration_settings.MARKER_GROUP, str):
+        messages.append(
+            Error(
+                "COGNITO_MIGRATION['MARKER_GROUP'] must be a Cognito group name (or \"\" for none).",
+                id="migrations_tools.E004",
+            )
+        )
     secret = str(migration_settings.TRIGGER_SECRET or "")
     if secret and len(secret) < 32:
         messages.append(

@@ -26,6 +26,10 @@ def test_defaults_pass(settings: Any) -> None:
         ({"RATE": 60}, "migrations_tools.W001"),
         ({"WORKERS": 0}, "migrations_tools.E002"),
         ({"TRIGGER_SECRET": "short"}, "migrations_tools.W002"),
+        ({"LAZY_MAX_FAILURES": 0}, "migrations_tools.E003"),
+        ({"LAZY_MAX_FAILURES_PER_USER": "50"}, "migrations_tools.E003"),
+        ({"LAZY_FAILURE_WINDOW": True}, "migrations_tools.E003"),
+        ({"MARKER_GROUP": None}, "migrations_tools.E004"),
     ],
 )
 def test_bad_settings_are_named(settings: Any, values: dict[str, Any], expected: str) -> None:
