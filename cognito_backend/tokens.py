@@ -239,9 +239,12 @@ def _reject_constant(value: str) -> Any:
     raise ValueError(f"JSON constant {value} is not allowed")
 
 
-def _frozen(value: Any) -> Any:
+def _frozen(array: list[Any]) -> tuple[Any, ...]:
     """A JSON array as a tuple, recursively (objects inside are already frozen by ``_frozen_object``)."""
-    return tuple(_frozen(item) for item in value) if type(value) is list else value
+    items = tuple(array)
+    if list in map(type, items):
+        return tuple([_frozen(item) if type(item) is list else item for item in items])
+    return items
 
 
 def _frozen_object(pairs: list[tuple[str, Any]]) -> Mapping[str, Any]:
@@ -250,9 +253,10 @@ def _frozen_object(pairs: list[tuple[str, Any]]) -> Mapping[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
         raise ValueError("duplicate member")
-    for name, value in pairs:
-        if type(value) is list:
-            result[name] = _frozen(value)
+    if list in map(type, result.values()):  # a scan in C; most objects hold no array
+        for name, value in pairs:
+            if type(value) is list:
+                result[name] = _frozen(value)
     return MappingProxyType(result)
 
 
@@ -422,7 +426,10 @@ def assert_jwk_fits(header: Mapping[str, Any], jwk: Mapping[str, Any]) -> None:
         assert_string_equals("JWT signature algorithm", header.get("alg"), str(jwk["alg"]), InvalidAlgorithm)
 
 
-def assert_time(payload: Mapping[str, Any], now: float, leeway: float, max_lifetime: float) -> None:
+def assert_time(
+    payload: Mapping[str, Any], now: float, leeway: float, max_lifetime: float
+) -> tuple[float, float | None]:
+    """``exp``, ``nbf``, ``iat`` and the lifetime; returns ``(iat, auth_time)``."""
     exp = _assert_numeric_date(payload, "exp")
     if exp is None:
         raise MissingClaim("Missing exp: a token without an expiry is never accepted.")
@@ -445,6 +452,7 @@ def assert_time(payload: Mapping[str, Any], now: float, leeway: float, max_lifet
     auth_time = _assert_numeric_date(payload, "auth_time")
     if auth_time is not None and auth_time > iat:
         raise InvalidClaim(f"auth_time not allowed: {_show(auth_time)}. Expected at most iat ({_show(iat)}).")
+    return iat, auth_time
 
 
 def assert_token_use(payload: Mapping[str, Any], accepted: Collection[str]) -> str:
@@ -572,7 +580,7 @@ def _verify_uncached(token: str | bytes, now: float, leeway: float, max_lifetime
     assert_jwk_fits(header, key.jwk)
     if not key.verify(signing_input, signature, alg):
         raise InvalidSignature("Invalid signature.")
-    assert_time(payload, now, leeway, max_lifetime)
+    issued_at, auth_time = assert_time(payload, now, leeway, max_lifetime)
     use = assert_token_use(payload, TOKEN_USES)
     assert_client_id(payload, use, pool)
     sub = payload.get("sub")
@@ -590,8 +598,8 @@ def _verify_uncached(token: str | bytes, now: float, leeway: float, max_lifetime
         groups=tuple(payload.get("cognito:groups") or ()),
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         expires_at=float(payload["exp"]),
-        issued_at=_assert_numeric_date(payload, "iat"),
-        auth_time=_assert_numeric_date(payload, "auth_time"),
+        issued_at=issued_at,
+        auth_time=auth_time,
         jti=str(payload.get("jti") or ""),
         origin_jti=str(payload.get("origin_jti") or ""),
         raw=token if isinstance(token, str) else token.decode("ascii"),
