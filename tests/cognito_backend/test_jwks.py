@@ -247,6 +247,7 @@ def _http(headers: str, body: bytes) -> bytes:
         pytest.param(_http("Content-Length: 4000\r\n", b'{"keys": [{"kid": "du'), 0.0, id="truncated-body"),
         # Headers and a first chunk of the body, then nothing past the read timeout: urllib3 ReadTimeoutError.
         pytest.param(_http("Content-Length: 4000\r\n", b'{"keys": ['), 3.0, id="stalled-body"),
+        pytest.param(_http("Content-Length: 4000\r\n", b""), 3.0, id="headers-then-nothing"),
         # Content-Encoding: gzip over bytes that are not gzip: urllib3 DecodeError.
         pytest.param(
             _http("Content-Encoding: gzip\r\nContent-Length: 32\r\n", b"this is not gzip at all, really!"),
@@ -275,11 +276,13 @@ def test_penalty_box_is_checked_before_the_shared_cache_and_any_parse(
 ) -> None:
     """aws-jwt-verify order: an unknown kid in the penalty period is refused before any work (a Django cache
     read and a parse of the whole key set cost about three valid verifications)."""
+    from django.core.cache import cache as real_cache
+
     from cognito_backend import jwks
 
     verify_token(sign(moto_key))
     work: list[str] = []
-    real_parse, real_cache = jwks.parse_jwks, jwks.cache
+    real_parse = jwks.parse_jwks
 
     class SpyCache:
         def get(self, key: str, default: Any = None) -> Any:
