@@ -88,6 +88,8 @@ class LambdaFunction(models.Model):
             elif self.payload_schema is not None and "payload_schema" not in errors:
                 try:
                     failure = payloads.schema_failure(self.example_payload, self.payload_schema)
+                except payloads.SchemaPatternError as exc:
+                    errors["payload_schema"] = [f"A pattern cannot run on RE2: {exc}."]
                 except payloads.ValidationAborted:
                     # E.g. {"$ref": "#"}: every payload would recurse until Python's limit.
                     errors["payload_schema"] = [

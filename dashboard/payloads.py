@@ -455,30 +455,23 @@ def schema_problem(schema: Any) -> str | None:
     return _schema_problem(key)
 
 
-# Keywords whose value is a schema, a list of schemas, or an object of schemas (drafts 4 to 2020-12).
-_SCHEMA_VALUED = {
-    "additionalItems", "additionalProperties", "contains", "else", "if", "items", "not", "propertyNames",
-    "then", "unevaluatedItems", "unevaluatedProperties",
-}  # fmt: skip
-_SCHEMA_LISTS = {"allOf", "anyOf", "oneOf", "prefixItems", "items"}
-_SCHEMA_MAPS = {"$defs", "definitions", "dependentSchemas", "dependencies", "patternProperties", "properties"}
+# Keywords whose values are data, not schemas: a "pattern" member inside them is not a pattern.
+_DATA_KEYWORDS = {"const", "default", "enum", "examples"}
 
 
 def _subschemas(schema: Any) -> Iterator[Any]:
-    """Every schema inside ``schema`` (itself included), without recursion."""
+    """Every object inside ``schema`` that may be a schema (itself included), without recursion.
+
+    Unknown keywords are walked too: a ``$ref`` may point anywhere in the document.
+    """
     stack = [schema]
     while stack:
         node = stack.pop()
-        if not isinstance(node, Mapping):
-            continue
-        yield node
-        for keyword, value in node.items():
-            if keyword in _SCHEMA_VALUED and isinstance(value, Mapping):
-                stack.append(value)
-            if keyword in _SCHEMA_LISTS and isinstance(value, list):
-                stack.extend(value)
-            if keyword in _SCHEMA_MAPS and isinstance(value, Mapping):
-                stack.extend(value.values())
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, Mapping):
+            yield node
+            stack.extend(value for keyword, value in node.items() if keyword not in _DATA_KEYWORDS)
 
 
 @lru_cache(maxsize=256)

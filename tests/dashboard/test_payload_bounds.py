@@ -32,11 +32,14 @@ def alice(api: Any, cognito_user: Any, registry: dict[str, Any]) -> Any:
 def counted(registry: dict[str, Any], lambda_faults: Any) -> list[Any]:
     """The Invoke requests the server's client sends (all registry functions share its timeout, so its client)."""
     lambda_faults.inject(registry["thing"], None)
-    return lambda_faults.requests
+    requests: list[Any] = lambda_faults.requests
+    return requests
 
 
 def with_schema(make_function: Any, schema: Any, name: str = "checked", example: Any = None) -> LambdaFunction:
-    return make_function(name, "ThingLambda", payload_schema=schema, example_payload={} if example is None else example)
+    example = {} if example is None else example
+    function: LambdaFunction = make_function(name, "ThingLambda", payload_schema=schema, example_payload=example)
+    return function
 
 
 # --- item 9: numbers and strings the server could not handle are refused before Lambda runs -----------------
@@ -174,9 +177,14 @@ def test_unique_items_hashes_instead_of_comparing_every_pair(alice: Any, make_fu
     array took 8 s); the check must not call its pairwise ``equal`` at all."""
     import jsonschema._utils
 
-    calls = []
+    calls: list[int] = []
     original = jsonschema._utils.equal
-    monkeypatch.setattr(jsonschema._utils, "equal", lambda a, b: calls.append(1) or original(a, b))
+
+    def counted_equal(one: Any, two: Any) -> bool:
+        calls.append(1)
+        return bool(original(one, two))
+
+    monkeypatch.setattr(jsonschema._utils, "equal", counted_equal)
     with_schema(make_function, {"type": "array", "uniqueItems": True}, example=[])
     items: list[Any] = [{"id": i, "tags": [i, str(i)]} for i in range(2000)]
     assert invoke(alice, "checked", json.dumps(items)).status_code == 200
@@ -280,18 +288,37 @@ def test_patterns_follow_ecma_262_digits_as_re2_does(alice: Any, make_function: 
         ({"properties": {"s": {"pattern": "(a)\\1"}}}, "cannot run on RE2"),
         ({"patternProperties": {"(?<=x)y": {}}}, "cannot run on RE2"),
         ({"$defs": {"a": {"items": {"pattern": "(?!x)"}}}}, "cannot run on RE2"),
+        ({"$ref": "#/x", "x": {"pattern": "(?!x)"}}, "cannot run on RE2"),
         ({"type": "string", "pattern": "(a{1000}){1000}"}, "cannot run on RE2"),
         ({"patternProperties": {"^x": {}}, "unevaluatedProperties": False}, "unevaluatedProperties cannot be combined"),
         ({"$ref": "#"}, "recursed too deeply"),
         ({"allOf": [{"$ref": "#/$defs/a"}], "$defs": {"a": {"$ref": "#"}}}, "recursed too deeply"),
     ],
-    ids=["lookahead", "backreference", "lookbehind", "in-defs", "too-large", "unevaluated", "self-ref", "ref-loop"],
+    ids=[
+        "lookahead",
+        "backreference",
+        "lookbehind",
+        "in-defs",
+        "unknown-keyword",
+        "too-large",
+        "unevaluated",
+        "self-ref",
+        "ref-loop",
+    ],
 )
 def test_a_schema_that_cannot_be_bounded_is_refused_on_save(schema: Any, names: str) -> None:
     function = LambdaFunction(name="f", display_name="F", function_name="ThingLambda", payload_schema=schema)
     with pytest.raises(ValidationError) as caught:
         function.full_clean()
     assert names in " ".join(caught.value.message_dict["payload_schema"])
+
+
+def test_a_pattern_member_in_data_keywords_is_not_taken_for_a_pattern() -> None:
+    schema = {"enum": [{"pattern": "(?=a)"}], "default": {"pattern": "(a)\\1"}}
+    example = {"pattern": "(?=a)"}
+    LambdaFunction(
+        name="f", display_name="F", function_name="ThingLambda", payload_schema=schema, example_payload=example
+    ).full_clean()
 
 
 def test_a_schema_with_a_lookahead_saved_around_the_checks_is_a_500_misconfiguration(
