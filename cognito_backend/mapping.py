@@ -84,6 +84,17 @@ def _token_time(token: VerifiedToken) -> datetime | None:
 
 # --- the per-process user cache --------------------------------------------------------------------------------
 
+_intervals: tuple[float, float] | None = None
+
+
+def _cache_seconds_and_last_seen_interval() -> tuple[float, float]:
+    """``USER_CACHE_SECONDS`` and ``LAST_SEEN_INTERVAL``, read once per configuration: a cached authentication
+    reads both, and a settings lookup costs more than the rest of the cache hit."""
+    global _intervals
+    if _intervals is None:
+        _intervals = (float(cognito_settings.USER_CACHE_SECONDS), float(cognito_settings.LAST_SEEN_INTERVAL))
+    return _intervals
+
 
 @dataclass
 class _CachedUser:
@@ -112,7 +123,7 @@ class UserCache:
         entry = self._items.get(key)
         if entry is None or version < 0 or entry.version != version:
             return None
-        if time.monotonic() - entry.cached_at > float(cognito_settings.USER_CACHE_SECONDS):
+        if time.monotonic() - entry.cached_at > _cache_seconds_and_last_seen_interval()[0]:
             return None
         return entry
 
@@ -154,7 +165,9 @@ bus.on_message(_forget_on_message)
 
 @receiver(setting_changed)
 def _clear_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    global _intervals
     if setting in {"COGNITO", "CACHES", "AUTH_USER_MODEL"}:
+        _intervals = None
         user_cache.clear()
         _last_seen.clear()
 
@@ -179,7 +192,7 @@ def _last_seen_due(key: CacheKey) -> bool:
     would cost more than the rest of authentication (and, on SQLite, serialise every request)."""
     now = time.monotonic()
     last = _last_seen.get(key)
-    if last is not None and now - last < float(cognito_settings.LAST_SEEN_INTERVAL):
+    if last is not None and now - last < _cache_seconds_and_last_seen_interval()[1]:
         return False
     if len(_last_seen) >= UserCache.LIMIT:
         _last_seen.clear()
@@ -219,7 +232,7 @@ class UserMapper:
             entry.token = token
             user = entry.user
             now = time.monotonic()
-            if now - entry.last_seen_written > float(cognito_settings.LAST_SEEN_INTERVAL):
+            if now - entry.last_seen_written > _cache_seconds_and_last_seen_interval()[1]:
                 entry.last_seen_written = now
                 self.touch_last_seen(token)
             if not self.user_can_authenticate(user):
