@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,20 @@ def test_the_site_checks_its_token_store_key() -> None:
         assert [m.id for m in check_token_encryption_key()] == ["config.E005"]
     with override_settings(TOKEN_ENCRYPTION_KEY="tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c="):
         assert check_token_encryption_key() == []
+
+
+def test_every_apps_settings_share_one_base_class(settings: Any) -> None:
+    from accounts.conf import AccountsSettings
+    from cognito_backend.conf import AppSettings, CognitoSettings, cognito_settings
+    from dashboard.conf import DashboardSettings, dashboard_settings
+    from migrations_tools.conf import MigrationSettings
+
+    for cls in (CognitoSettings, DashboardSettings, MigrationSettings, AccountsSettings):
+        assert issubclass(cls, AppSettings)
+        assert "__getattr__" not in vars(cls)  # no copy of the lookup
+    settings.DASHBOARD = {"RETRY_AFTER": 42}
+    assert dashboard_settings.RETRY_AFTER == 42  # reloaded on setting_changed
+    settings.COGNITO = {**settings.COGNITO, "LEEWAY": 7}
+    assert cognito_settings.LEEWAY == 7
+    with pytest.raises(AttributeError):
+        _ = cognito_settings.NOT_A_SETTING
