@@ -144,6 +144,8 @@ class Migrator:
         self.read_bucket = TokenBucket(float(self.options.read_rate or 1))
         self.update_bucket = TokenBucket(float(self.options.update_rate or 1))
         self.counts: Counter[str] = Counter()
+        # Refusal codes of skipped and failed users (``username_taken`` ...), for the summary.
+        self.codes: Counter[str] = Counter()
         self.throttles = 0
         self.run_record: MigrationRun | None = None
         self._lock = threading.Lock()
@@ -352,6 +354,8 @@ class Migrator:
     def _emit(self, result: Result) -> None:
         with self._lock:
             self.counts[result.outcome] += 1
+            if result.code:
+                self.codes[result.code] += 1
             if self.on_result is not None:
                 self.on_result(result, dict(self.counts))
 

@@ -75,6 +75,7 @@ def test_bulk_run_does_not_link_a_sign_up_with_the_victims_username_and_email(
     output = migrate(tmp_path)
 
     assert "created: 0, linked: 0, skipped: 0, failed: 1" in output
+    assert "1 users are username_taken" in output
     state = UserMigration.objects.get(user=victim)
     assert (state.state, state.error_code) == ("failed", "username_taken")
     assert not CognitoIdentity.objects.filter(user=victim).exists()

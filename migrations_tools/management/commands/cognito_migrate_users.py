@@ -156,3 +156,11 @@ class Command(BaseCommand):
                 f"throttled {migrator.throttles} times."
             )
         self.stdout.write(f"Report of {report.count} skipped or failed users: {report.path}")
+        taken = migrator.codes.get("username_taken", 0) if migrator is not None else 0
+        if taken:
+            self.stdout.write(
+                f"{taken} users are username_taken: the pool has a user with their username that is not provably "
+                "theirs (no verified equal email, not created by this migration); neither was changed. Check each "
+                "pool user: verify its email (or add it to the marker group) if it is the same person, else delete "
+                "it; then run the command again."
+            )
