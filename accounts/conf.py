@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "ATTRIBUTES_CACHE_SECONDS": 300,
     # Seconds a typed username or email stays resolved to its pool user for the per-user rate limits.
     "USER_KEY_CACHE_SECONDS": 300,
+    # Seconds before expiry at which a session's stored tokens are renewed (accounts/token_store.py).
+    "TOKEN_REFRESH_MARGIN": 300,
 }
 
 

@@ -1,0 +1,317 @@
+"""The Cognito tokens of a signed-in session, kept server-side and encrypted at rest.
+
+After a sign-in the page calls ``store(request, tokens)``: the id, access and refresh tokens go into one
+``TokenSet`` row, encrypted with ``TOKEN_ENCRYPTION_KEY`` (a ``MultiFernet`` of the comma-separated keys,
+newest first: the newest encrypts, every one decrypts, so a key can rotate), and the session holds only the
+row's random id. The browser never sees a token; logs name the row and the user, never a token.
+
+- ``tokens_for(request)``: the session's tokens, refreshed first when they are about to expire; None when the
+  session has none. A row that cannot be decrypted (wrong key, corrupted) or whose refresh token Cognito
+  refuses ends the session: it is signed out, never handed back as ciphertext.
+- ``refresh_if_needed(token_set)``: the inline refresh (Celery reuses it), under ``token_set_lock``.
+- ``rotate_keys()``: re-encrypt every row under the newest key (``manage.py rotate_token_encryption_key``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_out
+from django.core.cache import cache
+from django.db.models import F
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from cognito_backend import exceptions as exc
+from cognito_backend.tokens import verify_token
+
+from . import conf, services
+from .models import TokenSet
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "accounts.token_set"
+LOCK_PREFIX = "accounts:token-set-lock:"
+
+
+class TokenSetUnreadable(Exception):  # noqa: N818 - a state, like Django's DoesNotExist
+    """The row cannot be decrypted with any configured key (or is not what was written): signed out."""
+
+
+class TokenSetEnded(Exception):  # noqa: N818
+    """The tokens cannot be renewed (Cognito refused the refresh token, or the row is gone): signed out."""
+
+
+@dataclass(frozen=True)
+class StoredTokens:
+    id_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: float
+
+
+# --- encryption ------------------------------------------------------------------------------------------------
+
+_fernet: tuple[str, MultiFernet] | None = None
+
+
+def keys() -> list[str]:
+    """The configured keys, newest first (``TOKEN_ENCRYPTION_KEY`` is one key or several, comma-separated)."""
+    raw = str(getattr(settings, "TOKEN_ENCRYPTION_KEY", "") or "")
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def fernet() -> MultiFernet:
+    """The ``MultiFernet`` of the configured keys, built once per setting value."""
+    global _fernet
+    raw = str(getattr(settings, "TOKEN_ENCRYPTION_KEY", "") or "")
+    built = _fernet
+    if built is None or built[0] != raw:
+        built = (raw, MultiFernet([Fernet(key) for key in keys()]))
+        _fernet = built
+    return built[1]
+
+
+def _encrypt(id_token: str, access_token: str, refresh_token: str) -> str:
+    data = json.dumps({"id_token": id_token, "access_token": access_token, "refresh_token": refresh_token})
+    return fernet().encrypt(data.encode()).decode()
+
+
+def read(token_set: TokenSet) -> StoredTokens:
+    """The decrypted tokens of ``token_set``; ``TokenSetUnreadable`` when no key opens it."""
+    try:
+        data = json.loads(fernet().decrypt(token_set.ciphertext.encode()))
+        tokens = StoredTokens(
+            id_token=str(data["id_token"]),
+            access_token=str(data["access_token"]),
+            refresh_token=str(data["refresh_token"]),
+            expires_at=token_set.expires_at.timestamp(),
+        )
+    except (InvalidToken, ValueError, TypeError, KeyError, UnicodeError) as error:
+        logger.warning("token set %s of user %s cannot be decrypted; treated as signed out", token_set.pk, token_set.sub)
+        raise TokenSetUnreadable() from error
+    return tokens
+
+
+def _expiry(tokens: services.Tokens) -> tuple[datetime, Any]:
+    """When the earlier of the id and access tokens expires, and the verified id token (sub, username)."""
+    identity = verify_token(tokens.id_token, token_use=["id"])
+    expires = identity.expires_at
+    try:
+        expires = min(expires, verify_token(tokens.access_token, token_use=["access"]).expires_at)
+    except exc.TokenError:
+        logger.warning("the access token of sub=%s did not verify; the id token's expiry is used", identity.sub)
+    return datetime.fromtimestamp(expires, UTC), identity
+
+
+# --- the session's tokens --------------------------------------------------------------------------------------
+
+
+def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
+    """Keep ``tokens`` for the signed-in session of ``request`` (call it after ``login()``)."""
+    expires_at, identity = _expiry(tokens)
+    discard(request)
+    token_set = TokenSet.objects.create(
+        user=request.user,
+        sub=identity.sub,
+        username=str(identity.get("cognito:username") or identity.username or ""),
+        ciphertext=_encrypt(tokens.id_token, tokens.access_token, tokens.refresh_token),
+        expires_at=expires_at,
+    )
+    request.session[SESSION_KEY] = str(token_set.pk)
+    return token_set
+
+
+def token_set_for(request: HttpRequest) -> TokenSet | None:
+    """The session's row, if it has one (and it still belongs to the session's user)."""
+    ident = request.session.get(SESSION_KEY)
+    if not ident:
+        return None
+    try:
+        return TokenSet.objects.filter(pk=uuid.UUID(str(ident)), user_id=request.user.pk).first()
+    except ValueError:
+        return None
+
+
+def tokens_for(request: HttpRequest) -> StoredTokens | None:
+    """The session's tokens, fresh; None (and the session ended) when it has none that can be used.
+
+    A session that never held tokens (a password login to the admin) gets None and stays signed in.
+    """
+    if not request.session.get(SESSION_KEY):
+        return None
+    token_set = token_set_for(request)
+    try:
+        if token_set is None:
+            raise TokenSetEnded()
+        return refresh_if_needed(token_set)
+    except (TokenSetUnreadable, TokenSetEnded):
+        end_session(request)
+        return None
+
+
+def end_session(request: HttpRequest) -> None:
+    """Sign the session out (its row goes too) and say why on the next page."""
+    logout(request)
+    try:
+        from django.contrib import messages
+
+        messages.warning(request, "Your session has ended; please sign in again.", fail_silently=True)
+    except Exception:  # noqa: BLE001 - messages are a courtesy
+        logger.debug("no message storage on this request")
+
+
+def discard(request: HttpRequest) -> None:
+    """Delete the session's row (sign-out, or a new sign-in replacing it)."""
+    ident = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+    if ident:
+        try:
+            TokenSet.objects.filter(pk=uuid.UUID(str(ident))).delete()
+        except ValueError:
+            pass
+        request.session.pop(SESSION_KEY, None)
+
+
+@receiver(user_logged_out)
+def _forget_on_logout(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    if request is not None:
+        discard(request)
+
+
+# --- refresh ---------------------------------------------------------------------------------------------------
+
+
+def refresh_margin() -> float:
+    """Seconds before expiry at which tokens are renewed (``ACCOUNTS["TOKEN_REFRESH_MARGIN"]``)."""
+    return float(conf.accounts_settings.TOKEN_REFRESH_MARGIN)
+
+
+def is_due(token_set: TokenSet, *, margin: float | None = None) -> bool:
+    limit = time.time() + (refresh_margin() if margin is None else margin)
+    return token_set.expires_at.timestamp() <= limit
+
+
+@contextmanager
+def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15.0) -> Iterator[bool]:
+    """Hold the lock of one token set while its tokens are renewed; yields whether it was taken.
+
+    An ``add`` on the Django cache (only one caller can add the key): with a shared cache (Redis) it holds across
+    processes, with the per-process default within one. It is not a database lock, so no writer of the database
+    waits on a Cognito call. Whoever gives up waiting proceeds; the row's ``version`` keeps a late writer from
+    overwriting newer tokens.
+    """
+    key = f"{LOCK_PREFIX}{token_set_id}"
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + wait
+    held = False
+    while True:
+        try:
+            held = bool(cache.add(key, owner, timeout=max(1, int(timeout))))
+        except Exception:  # noqa: BLE001 - no cache: proceed unlocked, the version check still holds
+            logger.warning("token set lock: the Django cache is unreachable; refreshing without the lock")
+            break
+        if held or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                if cache.get(key) == owner:
+                    cache.delete(key)
+            except Exception:  # noqa: BLE001 - it expires by itself
+                logger.warning("token set lock: could not be released; it expires in %s s", timeout)
+
+
+def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> StoredTokens:
+    """The tokens of ``token_set``, renewed first (REFRESH_TOKEN_AUTH) when they expire within ``margin``.
+
+    Under ``token_set_lock``: of concurrent callers one asks Cognito, the others then read its answer. Raises
+    ``TokenSetUnreadable`` or ``TokenSetEnded`` (Cognito refused the refresh token: the row is deleted). When
+    Cognito cannot be reached, tokens not yet expired are returned as they are; expired ones raise the error.
+    """
+    if not is_due(token_set, margin=margin):
+        return read(token_set)
+    with token_set_lock(token_set.pk):
+        current = TokenSet.objects.filter(pk=token_set.pk).first()
+        if current is None:
+            raise TokenSetEnded()
+        tokens = read(current)
+        if not is_due(current, margin=margin):
+            return tokens  # renewed by whoever held the lock before us
+        try:
+            fresh = services.refresh(tokens.refresh_token, current.username)
+        except exc.NotAuthorized as error:
+            logger.info("refresh refused for token set %s of sub=%s; signed out", current.pk, current.sub)
+            TokenSet.objects.filter(pk=current.pk).delete()
+            raise TokenSetEnded() from error
+        except exc.CognitoError as error:
+            if tokens.expires_at > time.time():
+                logger.warning("refresh of token set %s failed (%s); the current tokens serve", current.pk, error.code)
+                return tokens
+            raise
+        expires_at, _ = _expiry(fresh)
+        updated = TokenSet.objects.filter(pk=current.pk, version=current.version).update(
+            ciphertext=_encrypt(fresh.id_token, fresh.access_token, fresh.refresh_token or tokens.refresh_token),
+            expires_at=expires_at,
+            version=F("version") + 1,
+            refreshed=datetime.now(UTC),
+        )
+        if not updated:  # someone else wrote newer tokens meanwhile (or deleted the row)
+            latest = TokenSet.objects.filter(pk=current.pk).first()
+            if latest is None:
+                raise TokenSetEnded()
+            return read(latest)
+        logger.info("tokens of token set %s (sub=%s) refreshed", current.pk, current.sub)
+        return StoredTokens(
+            id_token=fresh.id_token,
+            access_token=fresh.access_token,
+            refresh_token=fresh.refresh_token or tokens.refresh_token,
+            expires_at=expires_at.timestamp(),
+        )
+
+
+# --- key rotation ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RotationResult:
+    rotated: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def rotate_keys(batch_size: int = 500) -> RotationResult:
+    """Re-encrypt every row under the newest key (``MultiFernet.rotate``). Rows no key opens are left as they
+    are and named (they already count as signed out)."""
+    multi = fernet()
+    result = RotationResult()
+    last: Any = None
+    while True:
+        page = TokenSet.objects.order_by("pk")
+        if last is not None:
+            page = page.filter(pk__gt=last)
+        rows = list(page.only("pk", "ciphertext", "version")[:batch_size])
+        if not rows:
+            return result
+        for row in rows:
+            try:
+                rotated = multi.rotate(row.ciphertext.encode()).decode()
+            except InvalidToken:
+                result.unreadable.append(str(row.pk))
+                continue
+            # Only if untouched since read: a refresh meanwhile already wrote under the newest key.
+            result.rotated += TokenSet.objects.filter(pk=row.pk, version=row.version).update(ciphertext=rotated)
+        last = rows[-1].pk
+
