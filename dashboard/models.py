@@ -83,6 +83,11 @@ class LambdaFunction(models.Model):
             errors.setdefault("example_payload", []).append(f"Not valid JSON: {exc}.")
         else:
             limit = payloads.limit_for(self.is_event)
+            try:
+                payloads.parse(encoded)
+            except payloads.PayloadError as exc:
+                # The page sends the example as it is: it must pass the rules every payload meets.
+                errors.setdefault("example_payload", []).append(f"Would be refused when sent: {exc}")
             if len(encoded) > limit:
                 errors.setdefault("example_payload", []).append(f"Larger than Lambda's limit of {limit} bytes.")
             elif self.payload_schema is not None and "payload_schema" not in errors:

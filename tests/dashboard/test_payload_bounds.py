@@ -313,6 +313,18 @@ def test_a_schema_that_cannot_be_bounded_is_refused_on_save(schema: Any, names: 
     assert names in " ".join(caught.value.message_dict["payload_schema"])
 
 
+@pytest.mark.parametrize(
+    ("example", "names"),
+    [({"n": 10**150}, "$.n: an integer of 151 digits"), (["ok", "\ud800"], "$[1]: the string holds a lone")],
+    ids=["long-integer", "surrogate"],
+)
+def test_an_example_payload_the_api_would_refuse_is_refused_on_save(example: Any, names: str) -> None:
+    function = LambdaFunction(name="f", display_name="F", function_name="ThingLambda", example_payload=example)
+    with pytest.raises(ValidationError) as caught:
+        function.full_clean()
+    assert names in " ".join(caught.value.message_dict["example_payload"])
+
+
 def test_a_pattern_member_in_data_keywords_is_not_taken_for_a_pattern() -> None:
     schema = {"enum": [{"pattern": "(?=a)"}], "default": {"pattern": "(a)\\1"}}
     example = {"pattern": "(?=a)"}
