@@ -26,7 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from cognito_backend import exceptions as exc
 
 from . import services
-from .throttles import client_ip, page_throttle_wait
+from .throttles import client_ip, throttle_wait
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class SignInPage(View):
         if not form.is_valid():
             return self.render(request, form, status=400)
         username = form.cleaned_data["username"]
-        wait = page_throttle_wait(request, "sign_in", username)
+        wait = throttle_wait(request, "sign_in", username)
         if wait is not None:
             seconds = max(1, math.ceil(wait))
             form.add_error(None, f"Too many sign-in attempts; try again in {seconds} seconds.")

@@ -51,6 +51,14 @@ def _password_field(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=256, trim_whitespace=False, style={"input_type": "password"}, **kwargs)
 
 
+def _current_password_field() -> serializers.CharField:
+    return _password_field(
+        required=False,
+        help_text="The current password: needed for this change unless the sign-in behind the access token is "
+        "recent (see `reauthentication_required`).",
+    )
+
+
 def _code_field(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(
         max_length=2048,
@@ -174,6 +182,7 @@ class ChangePasswordRequest(serializers.Serializer[Any]):
 
 class UpdateProfileRequest(serializers.Serializer[Any]):
     attributes = AttributesField(help_text="Attributes to set; a changed email or phone number needs verifying.")
+    current_password = _current_password_field()
 
     def validate_attributes(self, value: dict[str, str]) -> dict[str, str]:
         if not value:
@@ -203,6 +212,11 @@ class SignOutRequest(serializers.Serializer[Any]):
 class TotpVerifyRequest(serializers.Serializer[Any]):
     code = TotpCodeField()
     device_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    current_password = _current_password_field()
+
+
+class ReauthRequest(serializers.Serializer[Any]):
+    current_password = _current_password_field()
 
 
 class MfaSettingSerializer(serializers.Serializer[Any]):
@@ -213,6 +227,7 @@ class MfaSettingSerializer(serializers.Serializer[Any]):
 class MfaPreferenceRequest(serializers.Serializer[Any]):
     totp = MfaSettingSerializer(required=False)
     sms = MfaSettingSerializer(required=False)
+    current_password = _current_password_field()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs.get("totp") and not attrs.get("sms"):

@@ -13,6 +13,8 @@ import importlib
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from cognito_backend.models import CognitoIdentity
 from cognito_backend.tokens import verify_token
 
 from . import conf
+from .exceptions import ReauthenticationRequired
 
 logger = logging.getLogger(__name__)
 
@@ -235,6 +238,74 @@ def _weak_password(error: exc.CognitoError, password: str, field_name: str) -> e
     return weak
 
 
+# --- attributes a user may set -------------------------------------------------------------------------------
+
+# Never set by a user, whatever the app client may write: Cognito's own, or proof of a verification.
+_NEVER_WRITABLE = frozenset({"sub", "identities", "email_verified", "phone_number_verified", "cognito:user_status"})
+# OpenID Connect's standard claims: attributes of every pool.
+STANDARD_ATTRIBUTES = frozenset(
+    {
+        "address",
+        "birthdate",
+        "email",
+        "family_name",
+        "gender",
+        "given_name",
+        "locale",
+        "middle_name",
+        "name",
+        "nickname",
+        "phone_number",
+        "picture",
+        "preferred_username",
+        "profile",
+        "updated_at",
+        "website",
+        "zoneinfo",
+    }
+)
+_attributes_lock = threading.Lock()
+_attributes_cache: dict[tuple[str, str], tuple[float, frozenset[str], frozenset[str]]] = {}
+
+
+def writable_attributes() -> tuple[frozenset[str], frozenset[str]]:
+    """(at sign-up, on the profile): attributes of the pool this app client may write, kept per process for
+    ``ATTRIBUTES_CACHE_SECONDS``. An app client without ``WriteAttributes`` may write every attribute; the
+    profile only mutable ones. Raises ``ServiceUnavailable`` when the pool cannot be described."""
+    key = (str(cognito_settings.USER_POOL_ID), str(cognito_settings.APP_CLIENT_ID))
+    now = time.monotonic()
+    cached = _attributes_cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2]
+    with _attributes_lock:
+        cached = _attributes_cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1], cached[2]
+        try:
+            schema = idp.describe_attribute_schema()
+            client = idp.describe_app_client()
+        except exc.CognitoError as error:
+            logger.warning("the pool's writable attributes could not be read: %s", error.code)
+            raise exc.ServiceUnavailable() from error
+        # Cognito lists every standard attribute; a stand-in may list only those the pool was created with.
+        immutable = {str(a.get("Name")) for a in schema if a.get("Name") and a.get("Mutable") is False}
+        names = {str(a.get("Name")) for a in schema if a.get("Name")} | STANDARD_ATTRIBUTES
+        mutable = names - immutable
+        allowed = set(client["WriteAttributes"]) if client.get("WriteAttributes") else names
+        at_sign_up = frozenset((allowed & names) - _NEVER_WRITABLE)
+        on_profile = frozenset(at_sign_up & mutable)
+        ttl = float(conf.accounts_settings.ATTRIBUTES_CACHE_SECONDS)
+        _attributes_cache[key] = (now + ttl, at_sign_up, on_profile)
+        return at_sign_up, on_profile
+
+
+def _check_writable(attributes: Mapping[str, str], allowed: frozenset[str]) -> None:
+    refused = sorted(name for name in attributes if name not in allowed)
+    if refused:
+        names = ", ".join(repr(name[:40]) for name in refused[:5])
+        raise exc.InvalidParameter(f"These attributes cannot be set here: {names}.", field="attributes")
+
+
 # --- sign-up ------------------------------------------------------------------------------------------------
 
 
@@ -246,7 +317,11 @@ def sign_up(
     phone_number: str | None = None,
     attributes: Mapping[str, str] | None = None,
 ) -> SignUpResult:
-    """Create an unconfirmed Cognito user; Cognito sends the confirmation code to the email (or phone)."""
+    """Create an unconfirmed Cognito user; Cognito sends the confirmation code to the email (or phone).
+
+    Extra ``attributes`` must be ones this app client may write in the pool (``writable_attributes``)."""
+    if attributes:
+        _check_writable(attributes, writable_attributes()[0])
     attrs = {"email": email, **({"phone_number": phone_number} if phone_number else {}), **dict(attributes or {})}
     check_password(password)
     try:
@@ -575,6 +650,41 @@ def change_password(access_token: str, old_password: str, new_password: str) -> 
         raise
 
 
+# --- reauthentication ---------------------------------------------------------------------------------------------
+
+
+def reauthenticate(claims: Mapping[str, Any], current_password: str | None) -> None:
+    """A sensitive change (email or phone, MFA, a new authenticator) needs more than an access token: the user's
+    current password (checked with an InitiateAuth for them), or a sign-in at most ``REAUTH_MAX_AGE`` seconds old
+    (the access token's ``auth_time``; a refreshed token keeps the time of the sign-in). Raises
+    ``ReauthenticationRequired`` (403) otherwise."""
+    if current_password:
+        _check_current_password(claims, current_password)
+        return
+    auth_time = claims.get("auth_time")
+    max_age = conf.reauth_max_age()
+    if isinstance(auth_time, (int, float)) and max_age > 0 and 0 <= time.time() - float(auth_time) <= max_age:
+        return
+    raise ReauthenticationRequired()
+
+
+def _check_current_password(claims: Mapping[str, Any], password: str) -> None:
+    username = str(claims.get("username") or claims.get("cognito:username") or "")
+    if not username:
+        raise ReauthenticationRequired()
+    try:
+        result = _sign_in(username, password)
+    except (exc.NotAuthorized, exc.UserNotFound, exc.UserNotConfirmed, exc.PasswordResetRequired) as error:
+        logger.info("reauthentication of %s refused: %s", username, error.code)
+        raise ReauthenticationRequired("The current password is not correct.", field="current_password") from error
+    if isinstance(result, Tokens) and result.refresh_token:
+        # Only the proof was wanted: the session this check opened is closed again where Cognito allows it.
+        try:
+            idp.revoke_token(result.refresh_token)
+        except exc.CognitoError as error:
+            logger.info("reauthentication: the check's refresh token was not revoked: %s", error.code)
+
+
 # --- profile --------------------------------------------------------------------------------------------------
 
 
@@ -590,7 +700,10 @@ def get_profile(access_token: str) -> Profile:
 
 
 def update_profile(access_token: str, attributes: Mapping[str, str]) -> list[CodeDelivery]:
-    """Change attributes; a changed email or phone number must be verified with the code Cognito sends."""
+    """Change attributes; a changed email or phone number must be verified with the code Cognito sends.
+
+    Only mutable attributes this app client may write (``writable_attributes``)."""
+    _check_writable(attributes, writable_attributes()[1])
     answer = idp.update_attributes(access_token, dict(attributes))
     return [d for d in (_delivery(x) for x in answer.get("CodeDeliveryDetailsList") or []) if d is not None]
 

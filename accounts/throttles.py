@@ -9,8 +9,8 @@ throttle uses that scope's rate, the user throttle ``<scope>_username``. Rates c
 - The user is the pool user a typed username or email resolves to (one budget for a user's username, email and
   any case of them), else what was typed. A view whose request carries a sealed challenge session names its user
   from inside that session only (``throttle_user_source = "session"``). Keys hold hashes, never a username.
-- The session sign-in page (``pages.py``) spends the same budgets as ``POST /api/auth/sign-in/``
-  (``page_throttle_wait``).
+- The session sign-in page (``pages.py``) and the current-password check of sensitive changes spend the same
+  budgets as ``POST /api/auth/sign-in/`` (``throttle_wait``).
 """
 
 from __future__ import annotations
@@ -127,8 +127,8 @@ def user_key(identifier: str) -> str:
     return _digest(f"sub:{sub}") if sub else _digest(f"name:{identifier.strip().casefold()}")
 
 
-class _PageView:
-    """Stands for the API view whose budgets a page spends."""
+class _ScopeOf:
+    """Stands for the API view whose budgets another caller spends."""
 
     def __init__(self, scope: str, username: str) -> None:
         self.throttle_scope = scope
@@ -138,12 +138,12 @@ class _PageView:
         return self._username or None
 
 
-def page_throttle_wait(request: HttpRequest, scope: str, username: str) -> float | None:
-    """Spend one request of ``scope``'s budgets (address and user) for a page; the seconds to wait if refused.
+def throttle_wait(request: HttpRequest | Request, scope: str, username: str) -> float | None:
+    """Spend one request of ``scope``'s budgets (address and user); the seconds to wait if refused.
 
-    The same throttles and cache keys as the REST views, so a page and the API share one budget.
+    The same throttles and cache keys as the REST views, so a page (or another check) and the API share one budget.
     """
-    view = _PageView(scope, username)
+    view = _ScopeOf(scope, username)
     for throttle in (IPThrottle(), UsernameThrottle()):
         if not throttle.allow_request(request, view):
             wait = throttle.wait()

@@ -8,6 +8,7 @@ clients (no session authentication, so no CSRF cookie is involved). Signed-in en
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -19,11 +20,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
+from cognito_backend.exceptions import Throttled
+
 from . import schema as _schema  # noqa: F401 - registers the OpenAPI auth extension
 from . import serializers as s
 from . import services
 from .authentication import ACCESS_ONLY, access_token_of, authenticators, claims_of
-from .throttles import IPThrottle, UsernameThrottle, client_ip, username_in_session
+from .throttles import IPThrottle, UsernameThrottle, client_ip, throttle_wait, username_in_session
 
 TAG = "auth"
 FORGOT_ANSWER = "If the account exists, a reset code was sent to its verified email or phone."
@@ -40,6 +43,10 @@ E400 = _error("Bad input; `fields` names each field at fault (`invalid`, `invali
 E401 = _error("`not_authorized`: wrong credentials, or a missing, invalid, expired or revoked token.")
 E401_SESSION = _error("`session_expired`: the challenge session is stale or was tampered with.")
 E403 = _error("`user_not_confirmed` or `password_reset_required` (a disabled user gets the 401 of a wrong password).")
+E403_REAUTH = _error(
+    "`reauthentication_required`: send `current_password` (a wrong one names that field), or sign in again: "
+    'the access token\'s sign-in (`auth_time`) must be at most `ACCOUNTS["REAUTH_MAX_AGE"]` seconds old.'
+)
 E409 = _error("`username_exists` or `alias_exists`.")
 E429 = _error("`throttled`: our rate limit or Cognito's; the `Retry-After` header says when to retry.")
 E502 = _error("`not_supported`: the identity service does not offer this operation.")
@@ -107,6 +114,16 @@ class SignedInView(PublicView):
 
     def get_authenticators(self) -> list[Any]:
         return authenticators()
+
+    def reauthenticate(self, request: Request, current_password: str | None) -> None:
+        """A sensitive change: the current password (on the sign-in's rate limits), or a recent sign-in."""
+        claims = claims_of(request)
+        if current_password:
+            username = str(claims.get("username") or claims.get("cognito:username") or "")
+            wait = throttle_wait(request, "sign_in", username)
+            if wait is not None:
+                raise Throttled(retry_after=max(1, math.ceil(wait)))
+        services.reauthenticate(claims, current_password)
 
 
 # --- sign-up ------------------------------------------------------------------------------------------------
@@ -331,12 +348,15 @@ class ProfileView(SignedInView):
         tags=[TAG],
         summary="Update attributes",
         description="A changed `email` or `phone_number` is unverified until confirmed with the code sent "
-        "(`profile/verify/confirm/`).",
+        "(`profile/verify/confirm/`). Changing either needs `current_password` or a recent sign-in (403 "
+        "`reauthentication_required`). Only attributes the app client may write in the pool, and only mutable ones.",
         request=s.UpdateProfileRequest,
-        responses=_responses(s.ProfileUpdateResponse, 400, 401, 409),
+        responses=_responses(s.ProfileUpdateResponse, 400, 401, 409, _403=E403_REAUTH),
     )
     def patch(self, request: Request) -> Response:
         data = self.valid(s.UpdateProfileRequest, request)
+        if set(data["attributes"]) & {"email", "phone_number"}:
+            self.reauthenticate(request, data.get("current_password"))
         deliveries = services.update_profile(access_token_of(request), data["attributes"])
         return Response({"detail": "Attributes updated.", "verification": [asdict(d) for d in deliveries]})
 
@@ -401,11 +421,14 @@ class TotpView(SignedInView):
     @extend_schema(
         tags=[TAG],
         summary="Add an authenticator app",
-        description="A TOTP secret and `otpauth://` URI; confirm with a code at `mfa/totp/verify/`.",
-        request=None,
-        responses=_responses(s.TotpSetupResponse, 401),
+        description="A TOTP secret and `otpauth://` URI; confirm with a code at `mfa/totp/verify/`. Needs "
+        "`current_password` or a recent sign-in (403 `reauthentication_required`).",
+        request=s.ReauthRequest,
+        responses=_responses(s.TotpSetupResponse, 400, 401, _403=E403_REAUTH),
     )
     def post(self, request: Request) -> Response:
+        data = self.valid(s.ReauthRequest, request)
+        self.reauthenticate(request, data.get("current_password"))
         claims = claims_of(request)
         account = str(claims.get("username") or claims.get("cognito:username") or claims.get("sub") or "user")
         return Response(asdict(services.associate_totp(access_token_of(request), account)))
@@ -415,11 +438,13 @@ class TotpVerifyView(SignedInView):
     @extend_schema(
         tags=[TAG],
         summary="Verify the authenticator and make it the preferred MFA",
+        description="Needs `current_password` or a recent sign-in (403 `reauthentication_required`).",
         request=s.TotpVerifyRequest,
-        responses=_responses(s.DetailResponse, 400, 401),
+        responses=_responses(s.DetailResponse, 400, 401, _403=E403_REAUTH),
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.TotpVerifyRequest, request)
+        self.reauthenticate(request, data.get("current_password"))
         services.verify_totp(access_token_of(request), data["code"], data.get("device_name", ""))
         return Response({"detail": "Authenticator verified; it is now asked for at sign-in."})
 
@@ -428,11 +453,13 @@ class MfaPreferenceView(SignedInView):
     @extend_schema(
         tags=[TAG],
         summary="Set MFA preferences",
+        description="Needs `current_password` or a recent sign-in (403 `reauthentication_required`).",
         request=s.MfaPreferenceRequest,
-        responses=_responses(s.DetailResponse, 400, 401),
+        responses=_responses(s.DetailResponse, 400, 401, _403=E403_REAUTH),
     )
     def put(self, request: Request) -> Response:
         data = self.valid(s.MfaPreferenceRequest, request)
+        self.reauthenticate(request, data.get("current_password"))
 
         def setting(name: str) -> dict[str, bool] | None:
             value = data.get(name)

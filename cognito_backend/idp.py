@@ -371,3 +371,15 @@ def identity_credentials(id_token: str) -> dict[str, Any]:
     identity_id = str(identity["IdentityId"])
     answer = call_service("cognito-identity", "get_credentials_for_identity", IdentityId=identity_id, Logins=logins)
     return {"IdentityId": identity_id, "Credentials": answer.get("Credentials") or {}}
+
+
+def describe_app_client() -> dict[str, Any]:
+    """The configured app client (admin API): its ``WriteAttributes`` say which attributes its users may set."""
+    answer = call("describe_user_pool_client", UserPoolId=str(cognito_settings.USER_POOL_ID), ClientId=_client_id())
+    return dict(answer.get("UserPoolClient") or {})
+
+
+def describe_attribute_schema() -> list[dict[str, Any]]:
+    """The pool's attributes (``SchemaAttributes``: ``Name``, ``Mutable`` ...), custom ones as ``custom:<name>``."""
+    answer = call("describe_user_pool", UserPoolId=str(cognito_settings.USER_POOL_ID))
+    return list(answer.get("UserPool", {}).get("SchemaAttributes") or [])
