@@ -1,8 +1,9 @@
 """Session pages: sign in with Cognito (username or email and password) and sign out.
 
 Thin views over ``accounts.services``: the same sign-in as the REST API (lazy migration included); the id token
-is verified by ``CognitoBackend`` and the local user logged into a Django session. Tokens are not kept in the
-session. Accounts that need another step (a challenge) are sent to the REST API, which carries it. The page
+is verified by ``CognitoBackend`` and the local user logged into a Django session. The tokens are kept
+server-side, encrypted (``token_store``); the session holds only their row's id, and sign-out deletes them.
+Accounts that need another step (a challenge) are sent to the REST API, which carries it. The page
 spends the same rate-limit budgets as ``POST /api/auth/sign-in/`` (per client address and per pool user): a
 wrong password here counts there too; over the limit the page answers 429 with ``Retry-After``.
 """
@@ -25,7 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from cognito_backend import exceptions as exc
 
-from . import services
+from . import services, token_store
 from .throttles import client_ip, throttle_wait
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class SignInPage(View):
             form.add_error(None, "This account cannot sign in here.")
             return self.render(request, form, status=403)
         login(request, user, backend="cognito_backend.backends.CognitoBackend")
+        token_store.store(request, result)  # the tokens stay server-side, encrypted; the session holds an id
         messages.success(request, f"Signed in as {user.get_username()}.")
         return HttpResponseRedirect(_next_url(request))
 

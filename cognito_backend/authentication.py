@@ -18,7 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework.request import Request
 
 from . import services
@@ -135,3 +135,15 @@ class CognitoOnlineAuthentication(CognitoAuthentication):
     """Always confirms access tokens with Cognito (GetUser), whatever ``ONLINE_CHECK`` says."""
 
     online_check = True
+
+
+class CognitoSessionAuthentication(SessionAuthentication):
+    """DRF's session authentication; ``request.auth`` is the session's token (``sessions.session_token``, set by
+    ``middleware.SessionRevocationMiddleware``) when the session was opened with a Cognito token, so views
+    written for bearer tokens (``sub``, groups) serve sessions too."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        return result[0], getattr(request._request, "cognito_session_token", None)

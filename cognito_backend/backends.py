@@ -36,12 +36,14 @@ class CognitoBackend(BaseBackend):
         if cognito_token is None:
             return None
         try:
-            user, _ = services.authenticate_token(cognito_token)
+            user, token = services.authenticate_token(cognito_token)
         except TokenError as exc:
             if request is not None:
                 request.cognito_error = exc  # type: ignore[attr-defined]
             logger.info("cognito token refused: code=%s", exc.code)
             return None
+        if request is not None:
+            request.cognito_token = token  # type: ignore[attr-defined] # sessions.record_identity reads it at login
         return cast(AbstractBaseUser, user)
 
     def get_user(self, user_id: Any) -> User | None:

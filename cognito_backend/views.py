@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .authentication import CognitoAuthentication
+from .authentication import CognitoAuthentication, CognitoSessionAuthentication
 from .tokens import VerifiedToken
 
 
@@ -42,10 +43,12 @@ def me_payload(user: Any, token: VerifiedToken) -> dict[str, Any]:
 class MeView(APIView):
     """``GET``: 200 with the user, or 401 ``{"code", "detail"}`` and ``WWW-Authenticate: Bearer``."""
 
-    authentication_classes = [CognitoAuthentication]
+    # A session opened with a Cognito token serves too (its token is the identity recorded at sign-in).
+    authentication_classes = [CognitoAuthentication, CognitoSessionAuthentication]
     permission_classes = [IsAuthenticated]
 
     def get(self, request: Request) -> Response:
         token = request.auth
-        assert isinstance(token, VerifiedToken)  # CognitoAuthentication is the only authenticator here
+        if not isinstance(token, VerifiedToken):  # a session not opened with a Cognito token
+            raise NotAuthenticated()
         return Response(me_payload(request.user, token))

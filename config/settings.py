@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Sessions opened with a Cognito token end when it is revoked (global sign-out, password reset, admin ...).
+    "cognito_backend.middleware.SessionRevocationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.DatabaseBusyMiddleware",
 ]
@@ -145,6 +147,11 @@ if str(CACHES["default"].get("BACKEND", "")).endswith("RedisCache"):
         "socket_timeout": 1.0,
         **{str(k).lower(): v for k, v in (CACHES["default"].get("OPTIONS") or {}).items()},
     }
+
+# Sessions in the database; with a shared cache (Redis) read through it too, so a session request costs no query.
+# Never with the per-process default: a sign-out in one process would leave the session cached in the others.
+if not str(CACHES["default"].get("BACKEND", "")).endswith(("LocMemCache", "DummyCache")):
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,7 +253,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cognito_backend.authentication.CognitoAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # DRF's session authentication; request.auth is the session's Cognito identity (groups, sub).
+        "cognito_backend.authentication.CognitoSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

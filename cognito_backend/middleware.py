@@ -1,0 +1,110 @@
+"""``SessionRevocationMiddleware``: every request of a session opened with a Cognito token is checked against the
+revocation service, and a revoked session is ended at once.
+
+Put it after ``AuthenticationMiddleware`` and ``MessageMiddleware``. For a session ``CognitoBackend`` logged in,
+it rebuilds the session's token from the identity recorded at sign-in (``sessions.session_token``) and asks
+``revocation.check_token``: a global sign-out, a password change or reset, an administrator's revocation or a
+revoked refresh-token family anywhere ends the session, in every process (the in-process memo is dropped by the
+Redis bus at once, else within ``REVOCATION_MEMO_SECONDS``). A user deactivated locally ends it too. Such a
+session is signed out (``logout``) with a message; a browser navigating (GET asking for HTML) is sent to
+``LOGIN_URL``, anything else goes on as an anonymous request (APIs answer 401 as usual).
+
+A Cognito session opened before identities were recorded has none: it is ended too, since it could not be
+checked. The user is kept in process memory per shared user version (like the bearer path's user cache), so a
+session request costs no database query for the user while nothing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user, logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.crypto import constant_time_compare
+
+from . import revocation, sessions
+from .conf import cognito_settings
+from .exceptions import TokenRevoked
+from .mapping import _clone
+
+logger = logging.getLogger(__name__)
+
+ENDED_MESSAGE = "Your session has ended; please sign in again."
+
+# user pk -> (user version, monotonic time cached, user)
+_users: dict[str, tuple[int, float, Any]] = {}
+_users_lock = threading.Lock()
+_USERS_LIMIT = 4096
+
+
+class SessionRevocationMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.get(BACKEND_SESSION_KEY) == sessions.BACKEND:
+            reason = self.check(request, session)
+            if reason:
+                return self.end(request, reason)
+        return self.get_response(request)
+
+    def check(self, request: HttpRequest, session: Any) -> str:
+        """"" when the session stands (``request.user`` is then set), else why it ended."""
+        token = sessions.session_token(session.get(sessions.IDENTITY_KEY))
+        if token is None:
+            return "no_identity"
+        try:
+            state = revocation.check_token(token)
+        except TokenRevoked:
+            return "revoked"
+        request.cognito_session_token = token  # type: ignore[attr-defined]
+        user = self.user(request, session, state.user_version)
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
+            return "user_inactive"
+        return ""
+
+    def user(self, request: HttpRequest, session: Any, version: int) -> Any:
+        """The session's user: the one cached under the current user version, else Django's ``get_user``."""
+        user_id = str(session.get(SESSION_KEY, ""))
+        entry = _users.get(user_id) if version >= 0 else None
+        user: Any = None
+        if (
+            entry is not None
+            and entry[0] == version
+            and time.monotonic() - entry[1] <= float(cognito_settings.USER_CACHE_SECONDS)
+        ):
+            cached = entry[2]
+            stored_hash = session.get(HASH_SESSION_KEY) or ""
+            if stored_hash and constant_time_compare(stored_hash, cached.get_session_auth_hash()):
+                user = _clone(cached)
+        if user is None:
+            user = get_user(request)
+            if version >= 0 and getattr(user, "is_authenticated", False):
+                with _users_lock:
+                    if len(_users) >= _USERS_LIMIT:
+                        _users.clear()
+                    _users[user_id] = (version, time.monotonic(), user)
+                user = _clone(user)
+        request.user = user  # type: ignore[attr-defined]
+        request._cached_user = user  # type: ignore[attr-defined]
+        return user
+
+    def end(self, request: HttpRequest, reason: str) -> HttpResponse:
+        logger.info("session ended: %s", reason)
+        logout(request)
+        try:
+            from django.contrib import messages
+
+            messages.warning(request, ENDED_MESSAGE, fail_silently=True)
+        except ImportError:  # pragma: no cover - sites without django.contrib.messages
+            pass
+        if request.method in {"GET", "HEAD"} and "text/html" in request.headers.get("Accept", ""):
+            return HttpResponseRedirect(f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}")
+        return self.get_response(request)

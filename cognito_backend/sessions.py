@@ -1,0 +1,95 @@
+"""Django sessions signed in with a Cognito token honour revocation like the token itself.
+
+At ``login()`` through ``CognitoBackend`` the session records the identity of the token it was opened with
+(issuer, ``sub``, the session's start ``auth_time``/``iat``, ``origin_jti``, groups; no token): ``record_identity``,
+connected to ``user_logged_in``. On every request ``middleware.SessionRevocationMiddleware`` turns that identity
+back into a ``VerifiedToken`` without claims (``session_token``) and asks ``revocation.check_token``: the same
+answers as for a bearer token (the user's not-valid-before, the revoked family), from the same in-process memo,
+so a revocation anywhere ends the session in every process. ``authentication.CognitoSessionAuthentication`` gives
+DRF views that token as ``request.auth``.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import MappingProxyType
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from .tokens import VerifiedToken, configured_pools
+
+IDENTITY_KEY = "_cognito_identity"
+BACKEND = "cognito_backend.backends.CognitoBackend"
+
+_EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
+_tokens: dict[tuple[Any, ...], VerifiedToken] = {}
+_tokens_lock = threading.Lock()
+_TOKENS_LIMIT = 8192
+
+
+def identity_of(token: VerifiedToken) -> list[Any]:
+    """What a session keeps of its token: nothing that authenticates by itself."""
+    return [
+        token.pool.issuer,
+        token.sub,
+        token.revocation_time,
+        token.origin_jti,
+        token.username,
+        list(token.groups),
+        token.token_use,
+    ]
+
+
+@receiver(user_logged_in)
+def record_identity(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """After ``login()`` with a token the backend accepted, keep the token's identity in the session."""
+    if request is None or not hasattr(request, "session"):
+        return
+    token = getattr(request, "cognito_token", None)
+    if isinstance(token, VerifiedToken):
+        request.session[IDENTITY_KEY] = identity_of(token)
+    else:
+        request.session.pop(IDENTITY_KEY, None)
+
+
+def session_token(identity: Any) -> VerifiedToken | None:
+    """The claim-less ``VerifiedToken`` of a recorded identity (built once per process); None when the identity is
+    malformed or its pool is no longer configured."""
+    try:
+        key = tuple(tuple(part) if isinstance(part, list) else part for part in identity)
+    except TypeError:
+        return None
+    token = _tokens.get(key)
+    if token is not None:
+        return token
+    try:
+        issuer, sub, started, origin_jti, username, groups, token_use = identity
+        pool = configured_pools().get(str(issuer))
+        if pool is None or not sub:
+            return None
+        token = VerifiedToken(
+            header=_EMPTY,
+            claims=_EMPTY,
+            pool=pool,
+            token_use=str(token_use),
+            sub=str(sub),
+            username=str(username),
+            groups=tuple(str(group) for group in groups),
+            scopes=frozenset(),
+            expires_at=0.0,
+            issued_at=float(started),
+            auth_time=float(started),
+            jti="",
+            origin_jti=str(origin_jti or ""),
+        )
+    except (TypeError, ValueError):
+        return None
+    with _tokens_lock:
+        if len(_tokens) >= _TOKENS_LIMIT:
+            _tokens.clear()
+        _tokens[key] = token
+    return token
+
