@@ -107,7 +107,10 @@ class SignUpRequest(serializers.Serializer[Any]):
     password = _password_field()
     email = serializers.EmailField(max_length=254)
     phone_number = serializers.CharField(max_length=32, required=False, help_text="E.164, e.g. +15555550100.")
-    attributes = AttributesField(required=False, help_text='Custom attributes, e.g. {"custom:telnum": "12"}.')
+    attributes = AttributesField(
+        required=False,
+        help_text='Custom attributes the app client may write in the pool, e.g. {"custom:telnum": "12"}.',
+    )
 
     def validate_phone_number(self, value: str) -> str:
         return normalize_phone(value)

@@ -329,6 +329,8 @@ def sign_up(
     except exc.InvalidPassword as error:
         raise _weak_password(error, password, "password") from error
     logger.info("signed up %s", username)
+    # The name was looked up (for the rate limit) while it was nobody's: from now on it is this user's.
+    cache.delete_many([_user_sub_key(username), _user_sub_key(username.lower())])
     return SignUpResult(
         user_sub=str(answer.get("UserSub", "")),
         confirmed=bool(answer.get("UserConfirmed")),
@@ -485,12 +487,16 @@ def find_pool_user(identifier: str) -> PoolUser | None:
     return PoolUser(username=str(record.get("Username") or username), sub=str(sub))
 
 
+def _user_sub_key(identifier: str) -> str:
+    digest = hashlib.sha256(identifier.strip().encode("utf-8", "replace")).hexdigest()[:32]
+    return _USER_SUB_CACHE_KEY.format(pool=cognito_settings.USER_POOL_ID, digest=digest)
+
+
 def pool_user_sub(identifier: str) -> str | None:
     """The ``sub`` of the pool user ``identifier`` names, cached (``USER_KEY_CACHE_SECONDS``); None when there is
     none or Cognito cannot tell now. The per-user rate limits key on it: a username, its email and any case of
     them are one budget."""
-    digest = hashlib.sha256(identifier.strip().encode("utf-8", "replace")).hexdigest()[:32]
-    key = _USER_SUB_CACHE_KEY.format(pool=cognito_settings.USER_POOL_ID, digest=digest)
+    key = _user_sub_key(identifier)
     cached = cache.get(key)
     if cached is not None:
         return str(cached) or None

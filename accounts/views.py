@@ -314,6 +314,9 @@ class ConfirmForgotPasswordView(PublicView):
     @extend_schema(
         tags=[TAG],
         summary="Reset the password with the code",
+        description="Any refused code is 400 `code_mismatch` on `code`, the same answer whether or not the user "
+        "exists, and whatever its state. On success the pool user's (found by username, alias or any case) "
+        "tokens are refused here from then on.",
         request=s.ConfirmForgotPasswordRequest,
         responses=_responses(s.DetailResponse, 400, 403),
     )

@@ -229,3 +229,16 @@ def test_other_users_keep_their_own_budget(
         api.post(SIGN_IN, {"username": "alice", "password": "Wrong-Passw0rd!"}, format="json")
     response = api.post(SIGN_IN, {"username": "bob", "password": DEFAULT_PASSWORD}, format="json")
     assert response.status_code == 200
+
+
+def test_a_name_looked_up_before_its_sign_up_joins_the_new_users_budget(
+    api: APIClient, cognito: CognitoFactory, user_pool: UserPool, loose_address_limit: None
+) -> None:
+    body = {"username": "nora", "password": DEFAULT_PASSWORD, "email": "nora@example.com"}
+    assert api.post("/api/auth/sign-up/", body, format="json").status_code == 201
+    cognito.idp.admin_confirm_sign_up(UserPoolId=user_pool.pool_id, Username="nora")
+    for name in ["nora", "NORA", "nora"]:
+        response = api.post(SIGN_IN, {"username": name, "password": "Wrong-Passw0rd!"}, format="json")
+        assert response.status_code == 401
+    response = api.post(SIGN_IN, {"username": "nora", "password": DEFAULT_PASSWORD}, format="json")
+    assert response.status_code == 429
