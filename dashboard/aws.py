@@ -161,5 +161,5 @@ def reset() -> None:
 
 @receiver(setting_changed)
 def _reset_on_settings_change(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"AWS", "COGNITO", "DASHBOARD"}:
+    if setting in {"AWS", "COGNITO", "COGNITO_AWS", "DASHBOARD"}:
         reset()
