@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from accounts import token_store
 
 from . import selectors, services
 from .api import RawJSONParser, exception_handler
@@ -63,6 +67,18 @@ class LambdaDetailView(DashboardView):
 
 class LambdaInvokeView(DashboardView):
     parser_classes = [RawJSONParser]
+
+    def caller(self, request: Request) -> selectors.Caller:
+        """A session signed in with Cognito calls with its stored id token (renewed first when about to expire)."""
+        caller = super().caller(request)
+        if caller.id_token or request.auth is None or getattr(request.auth, "raw", ""):
+            return caller  # a bearer token, or a session not opened with Cognito
+        stored = token_store.tokens_for(request._request)
+        if stored is None:
+            if not request._request.user.is_authenticated:  # its tokens could not be read or renewed: signed out
+                raise NotAuthenticated("Your session has ended; please sign in again.")
+            return caller
+        return dataclasses.replace(caller, id_token=stored.id_token)
 
     @extend_schema(
         tags=[TAG],
