@@ -1,5 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
+from .hosted import CallbackPage, HostedSignInPage
 from .pages import SignInPage, SignOutPage
 
 app_name = "accounts-pages"
@@ -7,4 +8,6 @@ app_name = "accounts-pages"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("sign-in/", SignInPage.as_view(), name="sign-in"),
     path("sign-out/", SignOutPage.as_view(), name="sign-out"),
+    path("hosted/", HostedSignInPage.as_view(), name="hosted"),
+    path("callback/", CallbackPage.as_view(), name="callback"),
 ]

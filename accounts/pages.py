@@ -93,6 +93,9 @@ class SignInPage(View):
 
 class SignOutPage(View):
     def post(self, request: HttpRequest) -> HttpResponse:
+        from . import hosted  # hosted imports this module
+
+        hosted_logout = hosted.sign_out(request)  # revokes a hosted-UI session's refresh token; its /logout URL
         logout(request)
         messages.info(request, "Signed out.")
-        return HttpResponseRedirect("/")
+        return HttpResponseRedirect(hosted_logout or "/")

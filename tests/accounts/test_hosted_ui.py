@@ -1,0 +1,378 @@
+"""Sign-in through the hosted UI (authorization code + PKCE S256, state, nonce) against the real cognito-local.
+
+cognito-local serves ``/oauth2/authorize`` (a login form) and ``/oauth2/token`` (it checks the PKCE verifier and
+consumes each code once). It never writes the ``nonce`` (nor an ``at_hash``) into the id token, so the site,
+which checks both, is pointed at ``localaws.oauth_front``: a small front that passes everything through and puts
+the authorize request's nonce and the access token's ``at_hash`` into the id token, re-signed with cognito-local's
+own published key. Tests that need a wrong nonce or a forged token go around the front or sign with that key.
+cognito-local has no ``/logout``: sign-out is tested up to the redirect there (its URL and parameters); the
+refresh token's revocation is tested for real (RevokeToken, then the refresh grant is refused).
+
+Failure cases use Django's test client (the browser is not what they test); the happy path and an error page
+run in Debian's Chromium, with screenshots under ``test-artefacts/hosted-ui/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.test import Client
+
+from accounts.models import TokenSet
+from localaws import oauth_front
+from tests.accounts.conftest import CognitoLocal, LocalPool
+from tests.conftest import DEFAULT_PASSWORD, ROOT
+
+pytestmark = pytest.mark.cognito_local
+
+ARTEFACTS = ROOT / "test-artefacts" / "hosted-ui"
+TESTSERVER_CALLBACK = "http://testserver/accounts/callback/"
+SECRETISH = ("eyJ",)  # the start of every JWT: nothing token-like may appear in a page or a log
+
+
+@pytest.fixture(scope="module")
+def front(cognito_local: CognitoLocal) -> Iterator[str]:
+    server, _ = oauth_front.start(cognito_local.url)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def configure(settings: Any, local_pool: LocalPool, front_url: str, callbacks: list[str]) -> str:
+    """A hosted-UI app client in the pool, trusted by the site; COGNITO_DOMAIN points at the front."""
+    client_id = str(
+        local_pool.idp.create_user_pool_client(
+            UserPoolId=local_pool.pool_id,
+            ClientName="hosted",
+            CallbackURLs=callbacks,
+            LogoutURLs=["http://testserver/"],
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "email", "profile"],
+            AllowedOAuthFlowsUserPoolClient=True,
+        )["UserPoolClient"]["ClientId"]
+    )
+    settings.COGNITO = {**settings.COGNITO, "DOMAIN": front_url, "APP_CLIENT_IDS": [client_id]}
+    settings.COGNITO_HOSTED_UI = {"CLIENT_ID": client_id}
+    return client_id
+
+
+@pytest.fixture
+def hosted(settings: Any, local_pool: LocalPool, front: str) -> dict[str, str]:
+    local_pool.create_user("hana")
+    client_id = configure(settings, local_pool, front, [TESTSERVER_CALLBACK])
+    return {"client_id": client_id, "front": front}
+
+
+def start(client: Client, next_url: str = "/dashboard/") -> str:
+    response = client.get("/accounts/hosted/", {"next": next_url})
+    assert response.status_code == 302
+    return str(response["Location"])
+
+
+def authorize(authorize_url: str, username: str = "hana", password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+    """What the browser does at the hosted UI: load the form, post it; returns the callback's query."""
+    form_page = requests.get(authorize_url, timeout=10)
+    assert form_page.status_code == 200, form_page.text
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+    base = authorize_url.split("/oauth2/")[0]
+    fields = {
+        k: query.get(k, "")
+        for k in (
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "code_challenge",
+            "code_challenge_method",
+            "scope",
+            "state",
+        )
+    }
+    answer = requests.post(
+        f"{base}/oauth2/authorize",
+        data={**fields, "username": username, "password": password},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code in (302, 303), answer.text
+    location = answer.headers["Location"]
+    assert location.startswith(TESTSERVER_CALLBACK)
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def signed_in(client: Client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def assert_refused(response: Any, code: str, status: int = 400) -> None:
+    assert response.status_code == status
+    body = response.content.decode()
+    assert f'data-code="{code}"' in body
+    assert 'href="/accounts/sign-in/"' in body  # a way back
+    assert not any(marker in body for marker in SECRETISH)
+
+
+# --- the happy path -------------------------------------------------------------------------------------------
+
+
+def test_authorize_request_carries_pkce_s256_state_and_nonce(client: Client, hosted: dict[str, str]) -> None:
+    url = start(client)
+    assert url.startswith(f"{hosted['front']}/oauth2/authorize?")
+    query = parse_qs(urlsplit(url).query)
+    assert query["response_type"] == ["code"]
+    assert query["client_id"] == [hosted["client_id"]]
+    assert query["redirect_uri"] == [TESTSERVER_CALLBACK]
+    assert query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) == 43  # base64url SHA-256, not the verifier itself
+    assert query["state"][0] and query["nonce"][0]
+    assert "openid" in query["scope"][0].split()
+
+
+def test_callback_signs_in_rotates_the_session_and_keeps_tokens_server_side(
+    client: Client, hosted: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = start(client, "/dashboard/?x=1")
+    before = client.session.session_key
+    callback = authorize(url)
+    response = client.get("/accounts/callback/", callback)
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/?x=1"
+    assert signed_in(client)
+    assert client.session.session_key != before
+    token_set = TokenSet.objects.get()
+    assert token_set.username == "hana"
+    assert client.session["accounts.token_set"] == str(token_set.pk)
+    assert not any(marker in str(dict(client.session)) for marker in SECRETISH)  # only the row's id
+    assert not any(marker in record.getMessage() for record in caplog.records for marker in SECRETISH)
+    assert not any(marker in c.value for c in response.cookies.values() for marker in SECRETISH)
+
+
+def test_next_to_another_site_goes_to_the_default(client: Client, hosted: dict[str, str]) -> None:
+    callback = authorize(start(client, "https://evil.example/steal"))
+    response = client.get("/accounts/callback/", callback)
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"
+
+
+def test_sign_in_page_links_to_the_hosted_ui_only_when_a_domain_is_set(
+    client: Client, hosted: dict[str, str], settings: Any
+) -> None:
+    assert "Sign in with the hosted UI" in client.get("/accounts/sign-in/").content.decode()
+    settings.COGNITO = {**settings.COGNITO, "DOMAIN": ""}
+    assert "Sign in with the hosted UI" not in client.get("/accounts/sign-in/").content.decode()
+
+
+# --- refusals: a page with a message and a way back, 400-class, nothing signed in --------------------------------
+
+
+def test_forged_state_is_refused(client: Client, hosted: dict[str, str]) -> None:
+    callback = authorize(start(client))
+    response = client.get("/accounts/callback/", {**callback, "state": "forged-state"})
+    assert_refused(response, "state_mismatch")
+    assert not signed_in(client)
+
+
+def test_reused_state_is_refused(client: Client, hosted: dict[str, str]) -> None:
+    callback = authorize(start(client))
+    assert client.get("/accounts/callback/", callback).status_code == 302
+    client.post("/accounts/sign-out/")
+    again = client.get("/accounts/callback/", callback)
+    assert_refused(again, "state_mismatch")
+    assert not signed_in(client)
+
+
+def test_state_of_another_browser_is_refused(client: Client, hosted: dict[str, str]) -> None:
+    callback = authorize(start(client))
+    other = Client()
+    assert_refused(other.get("/accounts/callback/", callback), "state_mismatch")
+    assert not signed_in(other)
+
+
+def test_missing_code_is_refused(client: Client, hosted: dict[str, str]) -> None:
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    assert_refused(client.get("/accounts/callback/", {"state": state}), "code_missing")
+    assert not signed_in(client)
+
+
+def test_code_already_used_is_refused(client: Client, hosted: dict[str, str]) -> None:
+    # The same code with a new state of this session: cognito-local consumed it at the first exchange.
+    first = authorize(start(client))
+    assert client.get("/accounts/callback/", first).status_code == 302
+    client.post("/accounts/sign-out/")
+    second_state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    response = client.get("/accounts/callback/", {"code": first["code"], "state": second_state})
+    assert_refused(response, "code_rejected")
+    assert not signed_in(client)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"), [("access_denied", "provider_access_denied"), ("<b>x</b>", "provider_error")]
+)
+def test_an_error_from_the_provider_is_shown_and_nothing_signed_in(
+    client: Client, hosted: dict[str, str], error: str, code: str
+) -> None:
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    response = client.get("/accounts/callback/", {"error": error, "error_description": "eyJ-no", "state": state})
+    assert_refused(response, code)
+    assert "<b>x</b>" not in response.content.decode()
+    assert not signed_in(client)
+
+
+def _resign(token: str, **changes: Any) -> str:
+    from authlib.jose import jwt
+
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims.update(changes)
+    pem = json.loads(oauth_front.KEY_FILE.read_text())["pem"]
+    return bytes(jwt.encode({"alg": "RS256", "kid": oauth_front.KID}, claims, pem)).decode()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        ("nonce", "nonce_mismatch"),
+        ("at_hash", "at_hash_mismatch"),
+        ("no_nonce_front", "nonce_mismatch"),
+        ("signature", "token_invalid"),
+        ("expired", "token_invalid"),
+    ],
+)
+def test_a_token_failing_verification_is_refused(
+    client: Client, hosted: dict[str, str], monkeypatch: pytest.MonkeyPatch, tamper: str, code: str
+) -> None:
+    """The token endpoint's answer is altered on its way back (the front's re-signing, with the stand-in's key)."""
+    original = oauth_front.NonceFront.resign
+
+    def altered(self: oauth_front.NonceFront, id_token: str, access_token: str, nonce: str) -> str:
+        good = original(self, id_token, access_token, nonce)
+        if tamper == "nonce":
+            return _resign(good, nonce="another-nonce")
+        if tamper == "at_hash":
+            return _resign(good, at_hash=oauth_front.half_hash("another access token"))
+        if tamper == "no_nonce_front":
+            return id_token  # what cognito-local itself returns: no nonce at all
+        if tamper == "signature":
+            head, body, sig = good.split(".")
+            return f"{head}.{body}.{sig[:-4]}AAAA"
+        return _resign(good, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
+
+    monkeypatch.setattr(oauth_front.NonceFront, "resign", altered)
+    callback = authorize(start(client))
+    assert_refused(client.get("/accounts/callback/", callback), code)
+    assert not signed_in(client)
+    assert not TokenSet.objects.exists()
+
+
+def test_hosted_pages_without_a_domain_are_a_404_page(client: Client, settings: Any) -> None:
+    settings.COGNITO = {**settings.COGNITO, "DOMAIN": ""}
+    assert_refused(client.get("/accounts/hosted/"), "not_configured", 404)
+    assert_refused(client.get("/accounts/callback/", {"code": "x", "state": "y"}), "not_configured", 404)
+
+
+# --- sign-out -------------------------------------------------------------------------------------------------
+
+
+def test_sign_out_revokes_the_refresh_token_and_goes_through_the_hosted_logout(
+    client: Client, hosted: dict[str, str]
+) -> None:
+    from accounts import token_store
+
+    callback = authorize(start(client))
+    assert client.get("/accounts/callback/", callback).status_code == 302
+    refresh_token = token_store.read(TokenSet.objects.get()).refresh_token
+    refresh = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": hosted["client_id"]}
+    assert requests.post(f"{hosted['front']}/oauth2/token", data=refresh, timeout=10).status_code == 200
+
+    response = client.post("/accounts/sign-out/")
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{hosted['front']}/logout"
+    assert parse_qs(location.query) == {"client_id": [hosted["client_id"]], "logout_uri": ["http://testserver/"]}
+    assert not signed_in(client)
+    assert not TokenSet.objects.exists()
+    # cognito-local has no /logout (the redirect is as far as it can be tested); RevokeToken it has:
+    assert requests.post(f"{hosted['front']}/oauth2/token", data=refresh, timeout=10).status_code == 400
+
+
+def test_sign_out_of_a_password_session_does_not_go_to_the_hosted_ui(client: Client, hosted: dict[str, str]) -> None:
+    response = client.post("/accounts/sign-in/", {"username": "hana", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302 and signed_in(client)
+    response = client.post("/accounts/sign-out/")
+    assert response["Location"] == "/"
+
+
+# --- end to end in Chromium -----------------------------------------------------------------------------------
+
+
+def shot(page: Any, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_hosted_ui_sign_in_and_out_in_chromium(
+    live_server: Any, browser_page: Any, settings: Any, local_pool: LocalPool, front: str
+) -> None:
+    local_pool.create_user("hana")
+    client_id = configure(settings, local_pool, front, [f"{live_server.url}/accounts/callback/"])
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/sign-in/?next=/accounts/sign-in/%3Fdone%3D1")
+    shot(page, "1-sign-in-page")
+    page.click("#hosted-ui")
+    page.wait_for_url(f"{front}/oauth2/authorize?**")
+    shot(page, "2-hosted-ui-form")
+    page.fill("input[name=username]", "hana")
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/accounts/sign-in/?done=1")
+    shot(page, "3-signed-in")
+    assert "Signed in as hana" in page.content()
+    token_set = TokenSet.objects.get()
+    assert token_set.username == "hana"
+    cookies = page.context.cookies()
+    assert not any(marker in c["value"] for c in cookies for marker in SECRETISH)
+    assert not any(marker in page.content() for marker in SECRETISH)
+    session_cookie = next(c for c in cookies if c["name"] == django_settings.SESSION_COOKIE_NAME)
+    # Sign out: POST from the page; the browser is sent to the hosted UI's /logout (cognito-local: 404).
+    page.evaluate(
+        """async () => {
+            const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken='))?.split('=')[1] || '';
+            const r = await fetch('/accounts/sign-out/', {method: 'POST', redirect: 'manual',
+                                   headers: {'X-CSRFToken': csrf}});
+            return r.type;
+        }"""
+    )
+    assert not TokenSet.objects.exists()
+    assert session_cookie["value"]
+    _ = client_id
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_error_page_in_chromium_has_a_way_back(
+    live_server: Any, browser_page: Any, settings: Any, local_pool: LocalPool, front: str
+) -> None:
+    configure(settings, local_pool, front, [f"{live_server.url}/accounts/callback/"])
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/callback/?error=access_denied&state=forged")
+    shot(page, "4-error-page")
+    assert "cancelled or refused" in page.locator("#hosted-error").inner_text()
+    page.click("#back")
+    page.wait_for_url(f"{live_server.url}/accounts/sign-in/")
+
+
+def test_artefacts_dir_is_git_ignored() -> None:
+    ignore = (ROOT / ".gitignore").read_text().splitlines()
+    assert "test-artefacts/" in ignore
+    assert Path(ARTEFACTS).is_relative_to(ROOT / "test-artefacts")
