@@ -25,7 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 from django.test import Client
 
 from accounts.models import TokenSet
@@ -184,9 +183,11 @@ def test_forged_state_is_refused(client: Client, hosted: dict[str, str]) -> None
 def test_reused_state_is_refused(client: Client, hosted: dict[str, str]) -> None:
     callback = authorize(start(client))
     assert client.get("/accounts/callback/", callback).status_code == 302
-    client.post("/accounts/sign-out/")
-    again = client.get("/accounts/callback/", callback)
+    again = client.get("/accounts/callback/", callback)  # same browser, same session: the state was used up
     assert_refused(again, "state_mismatch")
+    client.post("/accounts/sign-out/")
+    assert not signed_in(client)
+    assert_refused(client.get("/accounts/callback/", callback), "state_mismatch")
     assert not signed_in(client)
 
 
@@ -208,6 +209,7 @@ def test_code_already_used_is_refused(client: Client, hosted: dict[str, str]) ->
     first = authorize(start(client))
     assert client.get("/accounts/callback/", first).status_code == 302
     client.post("/accounts/sign-out/")
+    assert not signed_in(client)
     second_state = parse_qs(urlsplit(start(client)).query)["state"][0]
     response = client.get("/accounts/callback/", {"code": first["code"], "state": second_state})
     assert_refused(response, "code_rejected")
@@ -343,19 +345,16 @@ def test_hosted_ui_sign_in_and_out_in_chromium(
     cookies = page.context.cookies()
     assert not any(marker in c["value"] for c in cookies for marker in SECRETISH)
     assert not any(marker in page.content() for marker in SECRETISH)
-    session_cookie = next(c for c in cookies if c["name"] == django_settings.SESSION_COOKIE_NAME)
-    # Sign out: POST from the page; the browser is sent to the hosted UI's /logout (cognito-local: 404).
-    page.evaluate(
-        """async () => {
-            const csrf = document.cookie.split('; ').find(c => c.startsWith('csrftoken='))?.split('=')[1] || '';
-            const r = await fetch('/accounts/sign-out/', {method: 'POST', redirect: 'manual',
-                                   headers: {'X-CSRFToken': csrf}});
-            return r.type;
-        }"""
-    )
+    # Sign out with the page's button: the session ends, the refresh token is revoked and the browser goes to
+    # the hosted UI's /logout (cognito-local has none: its 404 page is where the browser lands).
+    page.click("text=Sign out")
+    page.wait_for_url(f"{front}/logout?**")
+    shot(page, "4-hosted-logout-redirect")
+    query = parse_qs(urlsplit(page.url).query)
+    assert query == {"client_id": [client_id], "logout_uri": [f"{live_server.url}/"]}
     assert not TokenSet.objects.exists()
-    assert session_cookie["value"]
-    _ = client_id
+    page.goto(f"{live_server.url}/dashboard/")
+    assert page.url.startswith(f"{live_server.url}/accounts/sign-in/")
 
 
 @pytest.mark.browser
@@ -366,7 +365,7 @@ def test_an_error_page_in_chromium_has_a_way_back(
     configure(settings, local_pool, front, [f"{live_server.url}/accounts/callback/"])
     page = browser_page
     page.goto(f"{live_server.url}/accounts/callback/?error=access_denied&state=forged")
-    shot(page, "4-error-page")
+    shot(page, "5-error-page")
     assert "cancelled or refused" in page.locator("#hosted-error").inner_text()
     page.click("#back")
     page.wait_for_url(f"{live_server.url}/accounts/sign-in/")
