@@ -7,3 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import token_store  # noqa: F401 - connects its sign-out receiver
+        from . import signout  # noqa: F401 - signs out a user made inactive

@@ -36,3 +36,8 @@ class TokenSet(models.Model):
 
     def __str__(self) -> str:
         return f"tokens of {self.username or self.sub} until {self.expires_at.isoformat()}"
+
+
+from .signout_models import GlobalSignOut  # noqa: E402 - the sign-out state lives in its own module
+
+__all__ = ["GlobalSignOut", "TokenSet"]

@@ -627,7 +627,9 @@ def confirm_forgot_password(username: str, code: str, new_password: str) -> None
     # found by the pool user's sub whatever was typed (an email alias, another case of the username).
     sub = _sub_for_reset(username)
     if sub:
-        revocation.revoke_user_tokens(sub, reason="password_reset")
+        from .signout import sign_out_everywhere
+
+        sign_out_everywhere(sub, trigger="password_reset")
     else:
         logger.error("password reset for %s: the pool user could not be found; no tokens revoked", username)
 
@@ -644,7 +646,11 @@ def _sub_for_reset(username: str) -> str | None:
     return link.sub if link is not None else None
 
 
-def change_password(access_token: str, old_password: str, new_password: str) -> None:
+def change_password(
+    access_token: str, old_password: str, new_password: str, claims: Mapping[str, Any] | None = None
+) -> None:
+    """Change the password; with the caller's claims every session of the user is then signed out everywhere
+    (whoever held the old password keeps nothing), this one included."""
     check_password(new_password, "new_password")
     try:
         idp.change_password(access_token, old_password, new_password)
@@ -654,6 +660,11 @@ def change_password(access_token: str, old_password: str, new_password: str) -> 
         if "password" in (error.detail or "").lower():
             raise exc.NotAuthorized("The current password is not correct.", field="old_password") from error
         raise
+    sub = str((claims or {}).get("sub") or "")
+    if sub:
+        from .signout import sign_out_everywhere
+
+        sign_out_everywhere(sub, trigger="password_change", username=str((claims or {}).get("username") or ""))
 
 
 # --- reauthentication ---------------------------------------------------------------------------------------------
@@ -800,9 +811,16 @@ def sign_out(refresh_token: str, claims: Mapping[str, Any] | None = None) -> Non
 
 
 def global_sign_out(access_token: str, claims: Mapping[str, Any] | None = None) -> None:
-    """Sign the user out everywhere; the revocation is recorded so their access tokens stop working here at once."""
-    idp.global_sign_out(access_token)
-    _revoke_user(claims or {}, "global_sign_out")
+    """Sign the user out everywhere (``signout.sign_out_everywhere``): locked out here at once (revocation,
+    stored tokens, sessions), Cognito asked now and, if it cannot answer, by a task until it confirms."""
+    sub = str((claims or {}).get("sub") or "")
+    if not sub:
+        idp.global_sign_out(access_token)
+        return
+    from .signout import sign_out_everywhere
+
+    username = str((claims or {}).get("username") or "")
+    sign_out_everywhere(sub, trigger="global_sign_out", username=username, access_token=access_token)
 
 
 def _revoke_user(claims: Mapping[str, Any], reason: str) -> None:

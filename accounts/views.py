@@ -335,7 +335,9 @@ class ChangePasswordView(SignedInView):
     )
     def post(self, request: Request) -> Response:
         data = self.valid(s.ChangePasswordRequest, request)
-        services.change_password(access_token_of(request), data["old_password"], data["new_password"])
+        services.change_password(
+            access_token_of(request), data["old_password"], data["new_password"], claims_of(request)
+        )
         return Response({"detail": "Password changed."})
 
 
