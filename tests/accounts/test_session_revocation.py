@@ -1,0 +1,197 @@
+"""Sessions honour revocation: a session opened on the sign-in page is checked on every request against the
+revocation service (``cognito_backend.middleware.SessionRevocationMiddleware``), with the answers a bearer token
+gets. A global sign-out through the REST API, an administrator's revocation made by another process, and a
+deactivated user each end it at once: the API answers 401, a browser is sent to the sign-in page with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.models import TokenSet
+from cognito_backend import sessions
+from tests.conftest import ROOT, CognitoFactory, UserPool, free_port, wait_for_port
+
+PASSWORD = "Str0ng-Passw0rd!"
+HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+
+
+def page_sign_in(client: Client, cognito: CognitoFactory, pool: UserPool, username: str = "carol") -> Any:
+    user = cognito.create_user(pool, username, sign_in=False)
+    response = client.post("/accounts/sign-in/", {"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.content
+    return user
+
+
+@pytest.mark.django_db
+def test_the_session_records_its_tokens_identity_and_no_token(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    user = page_sign_in(client, cognito, user_pool)
+    issuer, sub, started, _origin, username, _groups, token_use = client.session[sessions.IDENTITY_KEY]
+    assert (issuer, sub, username, token_use) == (user_pool.issuer, user.sub, "carol", "id")
+    assert abs(started - time.time()) < 120
+    me = client.get("/api/auth/me/")
+    assert me.status_code == 200
+    assert me.json()["sub"] == user.sub
+
+
+@pytest.mark.django_db
+def test_global_sign_out_through_the_rest_api_ends_an_open_session(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    page_sign_in(client, cognito, user_pool)
+    assert client.get("/api/auth/me/").status_code == 200
+    assert client.get("/dashboard/", **HTML).status_code == 200
+    other_device = cognito.sign_in(user_pool, "carol", PASSWORD)  # the app, signed in elsewhere
+    answer = Client().post("/api/auth/sign-out/global/", HTTP_AUTHORIZATION=f"Bearer {other_device.access_token}")
+    assert answer.status_code in {200, 204}, answer.content
+
+    page = client.get("/dashboard/", **HTML)
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/sign-in/?next=/dashboard/"
+    assert client.get("/api/auth/me/").status_code == 401
+    assert not TokenSet.objects.exists()  # the session's stored tokens went with it
+
+
+@pytest.mark.django_db
+def test_a_revoked_session_sends_the_browser_to_the_sign_in_page_with_a_message(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    from cognito_backend import revocation
+
+    user = page_sign_in(client, cognito, user_pool)
+    assert client.get("/dashboard/", **HTML).status_code == 200
+    revocation.revoke_user_tokens(user.sub, reason="admin")  # the record only: the session row stays
+    page = client.get("/dashboard/", **HTML)
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/sign-in/?next=/dashboard/"
+    assert "Your session has ended; please sign in again." in client.get(page["Location"]).content.decode()
+    assert not TokenSet.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_api_request_of_a_revoked_session_is_401_not_a_redirect(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    from cognito_backend import revocation
+
+    user = page_sign_in(client, cognito, user_pool)
+    revocation.revoke_user_tokens(user.sub, reason="admin")
+    response = client.get("/api/auth/me/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert sessions.IDENTITY_KEY not in client.session
+
+
+@pytest.mark.django_db
+def test_a_deactivated_user_loses_the_session_at_once(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    page_sign_in(client, cognito, user_pool)
+    assert client.get("/api/auth/me/").status_code == 200
+    get_user_model().objects.filter(username="carol").update(is_active=False)
+    local = get_user_model().objects.get(username="carol")
+    local.save()  # a save, as the admin makes it: the user's cached copies are dropped
+    page = client.get("/dashboard/", **HTML)
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/sign-in/")
+    assert client.get("/api/auth/me/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_cognito_session_without_a_recorded_identity_is_ended(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    page_sign_in(client, cognito, user_pool)
+    session = client.session
+    del session[sessions.IDENTITY_KEY]  # a session from before identities were recorded: it cannot be checked
+    session.save()
+    assert client.get("/api/auth/me/").status_code == 401
+
+
+# --- across processes: a gunicorn worker serves the session, another process revokes -------------------------
+
+
+@pytest.fixture
+def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """One gunicorn worker of the site on a SQLite file, Cognito in the moto stand-in; no Redis (the revoking
+    process and the worker share only the database), so the worker sees it within REVOCATION_MEMO_SECONDS."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COGNITO_", "CACHE_URL", "DATABASE_", "AWS_E"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench._bench_settings",
+            "DJANGO_READ_DOTENV": "false",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "DJANGO_SECRET_KEY": "session-revocation-test-key-not-for-production",
+            "BENCH_COGNITO": json.dumps({**user_pool.settings(), "REVOCATION_MEMO_SECONDS": 1.0}),
+            "AWS_ENDPOINT_URL": moto_server,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True)
+    port = free_port()
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    worker = subprocess.Popen(
+        [gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        yield f"http://127.0.0.1:{port}", env
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def test_an_admin_revocation_by_another_process_ends_a_live_session(
+    site: tuple[str, dict[str, str]], cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    url, env = site
+    user = cognito.create_user(user_pool, "carol", sign_in=False)
+    browser = requests.Session()
+    form = browser.get(f"{url}/accounts/sign-in/", timeout=30)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+    assert csrf is not None
+    signed_in = browser.post(
+        f"{url}/accounts/sign-in/",
+        data={"username": "carol", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1)},
+        headers={"Referer": f"{url}/accounts/sign-in/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert signed_in.status_code == 302, signed_in.text
+    assert browser.get(f"{url}/api/auth/me/", timeout=30).json()["sub"] == user.sub
+
+    revoke = f"from cognito_backend import revocation; revocation.revoke_user_tokens({user.sub!r}, reason='admin')"
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", revoke], env=env, cwd=ROOT, check=True)
+
+    deadline = time.monotonic() + 30  # generous: REVOCATION_MEMO_SECONDS is 1 s in the worker
+    status = 200
+    while time.monotonic() < deadline:
+        status = browser.get(f"{url}/api/auth/me/", timeout=30).status_code
+        if status == 401:
+            break
+        time.sleep(0.2)
+    assert status == 401
+    page = browser.get(
+        f"{url}/dashboard/", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30
+    )
+    assert page.status_code == 302 and page.headers["Location"].startswith("/accounts/sign-in/")
