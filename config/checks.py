@@ -42,9 +42,11 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
 
 
 def check_token_encryption_key() -> list[CheckMessage]:
-    """The site's key for refresh tokens held server-side (moved here from cognito_backend, which never reads it)."""
-    key = str(getattr(settings, "TOKEN_ENCRYPTION_KEY", "") or "")
-    if not key:
+    """The key of the site's token store (``accounts/token_store.py``: one Fernet key, or several comma-separated,
+    newest first, while rotating). Checked here, by the site, since the reusable app never reads it."""
+    raw = str(getattr(settings, "TOKEN_ENCRYPTION_KEY", "") or "")
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    if not keys:
         return [
             Error(
                 "TOKEN_ENCRYPTION_KEY is missing.",
@@ -55,18 +57,20 @@ def check_token_encryption_key() -> list[CheckMessage]:
                 id="config.E004",
             )
         ]
-    try:
-        raw = base64.urlsafe_b64decode(key.encode())
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        return [
-            Error(
-                "TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes).",
-                hint="Generate one with cryptography.fernet.Fernet.generate_key().",
-                id="config.E005",
-            )
-        ]
-    if key == getattr(settings, "SECRET_KEY", None):
+    for key in keys:
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            return [
+                Error(
+                    "TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes), or a "
+                    "comma-separated list of them.",
+                    hint="Generate one with cryptography.fernet.Fernet.generate_key().",
+                    id="config.E005",
+                )
+            ]
+    if getattr(settings, "SECRET_KEY", None) in keys:
         return [Error("TOKEN_ENCRYPTION_KEY must not be the same as DJANGO_SECRET_KEY.", id="config.E006")]
     return []

@@ -76,8 +76,15 @@ def test_the_site_checks_its_token_store_key() -> None:
         assert [m.id for m in check_token_encryption_key()] == ["config.E004"]
     with override_settings(TOKEN_ENCRYPTION_KEY="short"):
         assert [m.id for m in check_token_encryption_key()] == ["config.E005"]
-    with override_settings(TOKEN_ENCRYPTION_KEY="tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c="):
+    key, older = "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c=", "uM1dRAcRn6O9zrD4cHaKyr3o7y1d8iX4mK1or4z9W3d="
+    with override_settings(TOKEN_ENCRYPTION_KEY=key):
         assert check_token_encryption_key() == []
+    with override_settings(TOKEN_ENCRYPTION_KEY=f"{key},{older}"):  # rotating: newest first (accounts' token store)
+        assert check_token_encryption_key() == []
+    with override_settings(TOKEN_ENCRYPTION_KEY=f"{key},short"):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E005"]
+    with override_settings(TOKEN_ENCRYPTION_KEY=f"{key},{older}", SECRET_KEY=older):
+        assert [m.id for m in check_token_encryption_key()] == ["config.E006"]
 
 
 def test_every_apps_settings_share_one_base_class(settings: Any) -> None:
