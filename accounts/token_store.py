@@ -45,11 +45,11 @@ SESSION_KEY = "accounts.token_set"
 LOCK_PREFIX = "accounts:token-set-lock:"
 
 
-class TokenSetUnreadable(Exception):  # noqa: N818 - a state, like Django's DoesNotExist
+class TokenSetUnreadable(Exception):
     """The row cannot be decrypted with any configured key (or is not what was written): signed out."""
 
 
-class TokenSetEnded(Exception):  # noqa: N818
+class TokenSetEnded(Exception):
     """The tokens cannot be renewed (Cognito refused the refresh token, or the row is gone): signed out."""
 
 
@@ -99,7 +99,7 @@ def read(token_set: TokenSet) -> StoredTokens:
             expires_at=token_set.expires_at.timestamp(),
         )
     except (InvalidToken, ValueError, TypeError, KeyError, UnicodeError) as error:
-        logger.warning("token set %s of user %s cannot be decrypted; treated as signed out", token_set.pk, token_set.sub)
+        logger.warning("token set %s of sub=%s cannot be decrypted; signed out", token_set.pk, token_set.sub)
         raise TokenSetUnreadable() from error
     return tokens
 
@@ -314,4 +314,3 @@ def rotate_keys(batch_size: int = 500) -> RotationResult:
             # Only if untouched since read: a refresh meanwhile already wrote under the newest key.
             result.rotated += TokenSet.objects.filter(pk=row.pk, version=row.version).update(ciphertext=rotated)
         last = rows[-1].pk
-

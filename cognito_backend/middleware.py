@@ -56,7 +56,7 @@ class SessionRevocationMiddleware:
         return self.get_response(request)
 
     def check(self, request: HttpRequest, session: Any) -> str:
-        """"" when the session stands (``request.user`` is then set), else why it ended."""
+        """ "" when the session stands (``request.user`` is then set), else why it ended."""
         token = sessions.session_token(session.get(sessions.IDENTITY_KEY))
         if token is None:
             return "no_identity"

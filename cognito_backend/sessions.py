@@ -92,4 +92,3 @@ def session_token(identity: Any) -> VerifiedToken | None:
             _tokens.clear()
         _tokens[key] = token
     return token
-

@@ -191,7 +191,5 @@ def test_an_admin_revocation_by_another_process_ends_a_live_session(
             break
         time.sleep(0.2)
     assert status == 401
-    page = browser.get(
-        f"{url}/dashboard/", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30
-    )
+    page = browser.get(f"{url}/dashboard/", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
     assert page.status_code == 302 and page.headers["Location"].startswith("/accounts/sign-in/")
