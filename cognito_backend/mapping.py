@@ -265,9 +265,10 @@ class UserMapper:
     def sync_user(self, identity: CognitoIdentity, user: Any, token: VerifiedToken) -> bool:
         """Copy profile and groups from ``token`` unless a newer token was already copied; False when stale.
 
-        The link row is locked while copying, so of two tokens racing, the newer one's values are the last
-        written. A token as old as the last one synced (the same token again, or its id/access sibling) is
-        copied without the lock: nothing newer is at stake, and unchanged values cost no write.
+        The token last copied is remembered (``synced_token_iat``, ``synced_token_jti``): seen again, it costs
+        nothing. Any other token is copied with the link row locked and its ``iat`` compared under the lock, so
+        of two tokens racing the newer one's values are the last written, and a token as old as the last one
+        (another token of the same second) never writes over a newer one that committed meanwhile.
         """
         issued = _token_time(token)
         last = identity.synced_token_iat
@@ -275,24 +276,25 @@ class UserMapper:
             if issued < last:
                 logger.info("cognito token older than the last synced one; not synced: sub=%s", token.sub)
                 return False
-            if issued == last:
-                self.update_user(user, token)
-                self.map_groups(user, token)
-                return True
+            if issued == last and token.jti and token.jti == identity.synced_token_jti:
+                return True  # this very token was copied already
         with transaction.atomic():
             locked = (
                 CognitoIdentity.objects.select_for_update()
                 .filter(pk=identity.pk)
-                .values_list("synced_token_iat", flat=True)
+                .values_list("synced_token_iat", "synced_token_jti")
                 .first()
             )
-            if issued is not None and locked is not None and issued < locked:
+            locked_iat = locked[0] if locked is not None else None
+            if issued is not None and locked_iat is not None and issued < locked_iat:
                 return False
             self.update_user(user, token)
             self.map_groups(user, token)
-            if issued is not None and (locked is None or issued > locked):
-                CognitoIdentity.objects.filter(pk=identity.pk).update(synced_token_iat=issued)
-                identity.synced_token_iat = issued
+            if issued is not None and locked != (issued, token.jti):
+                CognitoIdentity.objects.filter(pk=identity.pk).update(
+                    synced_token_iat=issued, synced_token_jti=token.jti
+                )
+                identity.synced_token_iat, identity.synced_token_jti = issued, token.jti
         return True
 
     def user_can_authenticate(self, user: Any) -> bool:
@@ -324,6 +326,7 @@ class UserMapper:
                         pool_id=token.pool.pool_id,
                         username=token.username,
                         synced_token_iat=_token_time(token),
+                        synced_token_jti=token.jti,
                     )
                     self.update_user(user, token, attributes)
                     self.map_groups(user, token)

@@ -54,9 +54,10 @@ class CognitoIdentity(models.Model):
     sub = models.CharField(max_length=255, db_index=True)
     pool_id = models.CharField(max_length=255, blank=True, default="")
     username = models.CharField(max_length=255, blank=True, default="")
-    # ``iat`` of the newest token whose groups and profile were copied to the user: an older token presented
-    # later must not undo them.
+    # ``iat`` and ``jti`` of the newest token whose groups and profile were copied to the user: an older token
+    # presented later must not undo them, and the same token seen again has nothing new to copy.
     synced_token_iat = models.DateTimeField(null=True, blank=True)
+    synced_token_jti = models.CharField(max_length=255, blank=True, default="")
     last_seen = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -18,8 +18,9 @@ from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from cognito_backend.checks import check_verification_settings
-from cognito_backend.mapping import email_key
+from cognito_backend.mapping import UserMapper, email_key
 from cognito_backend.models import CognitoIdentity
+from cognito_backend.tokens import verify_token
 
 from .conftest import ISSUER, SigningKey, forged_claims
 
@@ -88,6 +89,25 @@ def test_newer_token_still_syncs_after_an_older_one(admin_groups: None, moto_key
     assert user.is_superuser and user.groups.filter(name="admins").exists()
     identity = CognitoIdentity.objects.get()
     assert identity.synced_token_iat is not None and identity.synced_token_iat.timestamp() == now
+
+
+@pytest.mark.django_db
+def test_token_of_the_same_second_read_before_a_newer_sync_does_not_write_over_it(
+    admin_groups: None, moto_key: SigningKey
+) -> None:
+    """The interleaving of two racing requests, played in order: one read the link while the old token was the
+    last synced, then a newer token synced, then the first one copies its (old) claims."""
+    now = int(time.time())
+    old = id_token(moto_key, iat=now - 600, auth_time=now - 600, jti="old", **{"cognito:groups": ["admins"]})
+    assert me(old).json()["is_staff"] is True
+    stale = CognitoIdentity.objects.select_related("user").get()
+    assert me(id_token(moto_key, iat=now, auth_time=now - 600, jti="new")).json()["is_staff"] is False
+    sibling = verify_token(
+        id_token(moto_key, iat=now - 600, auth_time=now - 600, jti="sibling", **{"cognito:groups": ["admins"]})
+    )
+    assert UserMapper().sync_user(stale, stale.user, sibling) is False
+    user = User.objects.get()
+    assert not user.is_superuser and not user.groups.filter(name="admins").exists()
 
 
 # --- 5. LINK_BY="username" ---------------------------------------------------------------------------------------
