@@ -15,6 +15,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from .conf import cognito_settings
 
 POOL_ID_RE = re.compile(r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)_[0-9A-Za-z]+$")
+LOCAL_POOL_ID_RE = re.compile(r"^local_[0-9A-Za-z]+$")
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
@@ -151,7 +152,9 @@ def check_verification_settings(app_configs: Any = None, **kwargs: Any) -> list[
     for index, pool in enumerate(cognito_settings.POOLS or []):
         pool_id = str((pool or {}).get("USER_POOL_ID", "")) if isinstance(pool, dict) else ""
         clients = [pool.get("APP_CLIENT_ID"), *(pool.get("APP_CLIENT_IDS") or [])] if isinstance(pool, dict) else []
-        if not POOL_ID_RE.match(pool_id) or not any(clients):
+        # cognito-local names its pools local_<id>: accepted where the entry names its issuer (a stand-in).
+        stand_in = bool(LOCAL_POOL_ID_RE.match(pool_id)) and bool(isinstance(pool, dict) and pool.get("ISSUER"))
+        if not (POOL_ID_RE.match(pool_id) or stand_in) or not any(clients):
             errors.append(
                 Error(
                     f"COGNITO['POOLS'][{index}] needs a USER_POOL_ID like eu-west-1_AbCdEf123 and APP_CLIENT_IDS.",

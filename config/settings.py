@@ -8,6 +8,7 @@ operator sees which setting is wrong instead of a stack trace.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,21 @@ COGNITO: dict[str, Any] = {
     "ONLINE_CHECK_INTERVAL": _read("COGNITO_ONLINE_CHECK_INTERVAL", float, 60.0),
     # The longest a revocation made by another process can go unseen without Redis pub/sub (seconds).
     "REVOCATION_MEMO_SECONDS": _read("COGNITO_REVOCATION_MEMO_SECONDS", float, 5.0),
+    # More trusted pools, JSON: [{"USER_POOL_ID": ..., "APP_CLIENT_IDS": [...], "ISSUER": ..., "JWKS_URL": ...}].
+    "POOLS": _read("COGNITO_POOLS", json.loads, []),
+}
+
+# accounts/hosted.py: sign-in through the hosted UI at COGNITO_DOMAIN (authorization code + PKCE). The client id
+# defaults to COGNITO_APP_CLIENT_ID (a separate client must be trusted: COGNITO['APP_CLIENT_IDS'] or COGNITO_POOLS);
+# the callback and logout URLs default to this site's /accounts/callback/ and / as the request sees them.
+COGNITO_HOSTED_UI: dict[str, Any] = {
+    "CLIENT_ID": _read("COGNITO_HOSTED_UI_CLIENT_ID", str, ""),
+    "CLIENT_SECRET": _read("COGNITO_HOSTED_UI_CLIENT_SECRET", str, ""),
+    "CALLBACK_URL": _read("COGNITO_HOSTED_UI_CALLBACK_URL", str, ""),
+    "LOGOUT_URL": _read("COGNITO_HOSTED_UI_LOGOUT_URL", str, ""),
+    "SCOPES": _read("COGNITO_HOSTED_UI_SCOPES", str, "openid email profile"),
+    # Send the browser through the hosted UI's /logout at sign-out (cognito-local has none: localaws sets false).
+    "LOGOUT_THROUGH_HOSTED_UI": _read_bool("COGNITO_HOSTED_UI_LOGOUT", True),
 }
 
 # accounts/ (read through accounts/conf.py): the flow the server signs in with (USER_PASSWORD_AUTH or

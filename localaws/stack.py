@@ -225,6 +225,91 @@ def cognito_local_process(port: int | None = None) -> ManagedProcess:
     )
 
 
+def oauth_front_process(upstream: str, port: int | None = None) -> ManagedProcess:
+    """The nonce front (``localaws.oauth_front``) before cognito-local's hosted UI; COGNITO_DOMAIN points here."""
+    port = port or int(os.environ.get("LOCALAWS_OAUTH_FRONT_PORT", "9230"))
+    return ManagedProcess(
+        name="oauth-front",
+        port=port,
+        argv=[sys.executable, "-m", "localaws.oauth_front", "--port", str(port), "--upstream", upstream],
+        ready_path="/health",
+        cwd=Path(settings.BASE_DIR),
+    )
+
+
+HOSTED_POOL_NAME = "cognito-django-hosted-ui"
+HOSTED_CLIENT_NAME = "hosted-ui"
+
+
+def provision_hosted_ui(cognito_local_url: str, front_url: str, region: str = "us-east-1") -> dict[str, str]:
+    """A pool, a hosted-UI app client (code flow, this site's callback URLs) and the demo user in cognito-local;
+    returns the ``.env`` entries that make the site offer "Sign in with the hosted UI" and trust that pool."""
+    with _aws_override(cognito_local_url, region):
+        reset_clients()
+        try:
+            idp = get_client("cognito-idp")
+            pool_id = next(
+                (
+                    str(p["Id"])
+                    for p in idp.list_user_pools(MaxResults=60)["UserPools"]
+                    if p["Name"] == HOSTED_POOL_NAME
+                ),
+                "",
+            ) or str(
+                idp.create_user_pool(PoolName=HOSTED_POOL_NAME, Policies={"PasswordPolicy": PASSWORD_POLICY})[
+                    "UserPool"
+                ]["Id"]
+            )
+            clients = idp.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+            client_id = next((str(c["ClientId"]) for c in clients if c["ClientName"] == HOSTED_CLIENT_NAME), "")
+            if not client_id:
+                client_id = str(
+                    idp.create_user_pool_client(
+                        UserPoolId=pool_id,
+                        ClientName=HOSTED_CLIENT_NAME,
+                        CallbackURLs=CALLBACK_URLS,
+                        LogoutURLs=LOGOUT_URLS,
+                        AllowedOAuthFlows=["code"],
+                        AllowedOAuthScopes=["openid", "email", "profile"],
+                        AllowedOAuthFlowsUserPoolClient=True,
+                    )["UserPoolClient"]["ClientId"]
+                )
+            try:
+                idp.admin_get_user(UserPoolId=pool_id, Username=DEMO_USERNAME)
+            except idp.exceptions.UserNotFoundException:
+                idp.admin_create_user(
+                    UserPoolId=pool_id,
+                    Username=DEMO_USERNAME,
+                    UserAttributes=[
+                        {"Name": "email", "Value": DEMO_EMAIL},
+                        {"Name": "email_verified", "Value": "true"},
+                    ],
+                    MessageAction="SUPPRESS",
+                    TemporaryPassword=f"Tmp-{secrets.token_urlsafe(12)}1a",
+                )
+                idp.admin_set_user_password(
+                    UserPoolId=pool_id, Username=DEMO_USERNAME, Password=DEMO_PASSWORD, Permanent=True
+                )
+        finally:
+            reset_clients()
+    issuer = f"{cognito_local_url}/{pool_id}"
+    pools = [
+        {
+            "USER_POOL_ID": pool_id,
+            "APP_CLIENT_IDS": [client_id],
+            "ISSUER": issuer,
+            "JWKS_URL": f"{issuer}/.well-known/jwks.json",
+        }
+    ]
+    return {
+        "COGNITO_DOMAIN": front_url,
+        "COGNITO_HOSTED_UI_CLIENT_ID": client_id,
+        # cognito-local has no /logout: sign-out ends the session here and stays on this site.
+        "COGNITO_HOSTED_UI_LOGOUT": "false",
+        "COGNITO_POOLS": json.dumps(pools, separators=(",", ":")),
+    }
+
+
 @dataclass
 class Provisioned:
     region: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +78,9 @@ def start(client: Client, next_url: str = "/dashboard/") -> str:
     return str(response["Location"])
 
 
-def authorize(authorize_url: str, username: str = "hana", password: str = DEFAULT_PASSWORD) -> dict[str, str]:
+def authorize(
+    authorize_url: str, username: str = "hana", password: str = DEFAULT_PASSWORD, expect: str = TESTSERVER_CALLBACK
+) -> dict[str, str]:
     """What the browser does at the hosted UI: load the form, post it; returns the callback's query."""
     form_page = requests.get(authorize_url, timeout=10)
     assert form_page.status_code == 200, form_page.text
@@ -103,7 +106,7 @@ def authorize(authorize_url: str, username: str = "hana", password: str = DEFAUL
     )
     assert answer.status_code in (302, 303), answer.text
     location = answer.headers["Location"]
-    assert location.startswith(TESTSERVER_CALLBACK)
+    assert location.startswith(expect)
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
@@ -375,3 +378,94 @@ def test_artefacts_dir_is_git_ignored() -> None:
     ignore = (ROOT / ".gitignore").read_text().splitlines()
     assert "test-artefacts/" in ignore
     assert Path(ARTEFACTS).is_relative_to(ROOT / "test-artefacts")
+
+
+# --- the local AWS: `localaws up --hosted-ui` -----------------------------------------------------------------
+
+
+def test_localaws_hosted_ui_setup_lets_the_demo_user_sign_in(
+    client: Client, settings: Any, cognito_local: CognitoLocal, front: str, aws: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from localaws import stack
+
+    env = stack.provision_hosted_ui(cognito_local.url, front)
+    assert stack.provision_hosted_ui(cognito_local.url, front) == env  # twice: the same pool and client
+    assert env["COGNITO_DOMAIN"] == front
+    assert env["COGNITO_HOSTED_UI_LOGOUT"] == "false"  # cognito-local has no /logout
+    # The .env it writes passes `manage.py check` (the cognito-local pool in COGNITO_POOLS is accepted).
+    dotenv = tmp_path / ".env"
+    main_pool = {
+        "COGNITO_USER_POOL_ID": "us-east-1_Demo1",
+        "COGNITO_APP_CLIENT_ID": "web",
+        "COGNITO_REGION": "us-east-1",
+    }
+    stack.write_dotenv({**main_pool, **env}, dotenv)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("COGNITO_", "DJANGO_"))}
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DOTENV_FILE": str(dotenv)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    # And the site configured from it signs the demo user in through the hosted UI (callback as registered).
+    settings.COGNITO_AWS = {**settings.COGNITO_AWS, "ENDPOINT_URLS": {"cognito-idp": cognito_local.url}}
+    settings.COGNITO = {**settings.COGNITO, "DOMAIN": env["COGNITO_DOMAIN"], "POOLS": json.loads(env["COGNITO_POOLS"])}
+    settings.COGNITO_HOSTED_UI = {"CLIENT_ID": env["COGNITO_HOSTED_UI_CLIENT_ID"], "LOGOUT_THROUGH_HOSTED_UI": False}
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
+    url = client.get("/accounts/hosted/", SERVER_NAME="127.0.0.1", SERVER_PORT="8000")["Location"]
+    callback = authorize(
+        url, stack.DEMO_USERNAME, stack.DEMO_PASSWORD, expect="http://127.0.0.1:8000/accounts/callback/"
+    )
+    response = client.get("/accounts/callback/", callback, SERVER_NAME="127.0.0.1", SERVER_PORT="8000")
+    assert response.status_code == 302, response.content.decode()
+    assert signed_in(client)
+    assert client.post("/accounts/sign-out/", SERVER_NAME="127.0.0.1", SERVER_PORT="8000")["Location"] == "/"
+
+
+def test_localaws_up_hosted_ui_starts_cognito_local_and_the_front_and_writes_the_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cognito_local: CognitoLocal
+) -> None:
+    """The command a newcomer runs (bin/run passes --hosted-ui when cognito-local is installed), real processes."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from localaws import stack
+    from tests.conftest import free_port
+
+    monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(stack, "DOTENV", tmp_path / ".env")
+    write = stack.write_dotenv  # its default path was bound at import: the repository's .env must stay as it is
+    monkeypatch.setattr(stack, "write_dotenv", lambda updates, path=tmp_path / ".env": write(updates, path))
+    monkeypatch.setenv("LOCALAWS_COGNITO_LOCAL_PORT", str(free_port()))
+    monkeypatch.setenv("LOCALAWS_OAUTH_FRONT_PORT", str(free_port()))
+    out = StringIO()
+    try:
+        call_command("localaws", "up", "--hosted-ui", "--port", str(free_port()), stdout=out)
+        written = stack.read_dotenv(tmp_path / ".env")
+        front = stack.oauth_front_process(stack.cognito_local_process().url)
+        assert front.running()
+        assert written["COGNITO_DOMAIN"] == front.url
+        assert written["COGNITO_HOSTED_UI_CLIENT_ID"]
+        assert json.loads(written["COGNITO_POOLS"])[0]["USER_POOL_ID"].startswith("local_")
+        form = requests.get(
+            f"{front.url}/oauth2/authorize",
+            params={
+                "client_id": written["COGNITO_HOSTED_UI_CLIENT_ID"],
+                "redirect_uri": stack.CALLBACK_URLS[0],
+                "response_type": "code",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+            timeout=10,
+        )
+        assert form.status_code == 200 and 'name="password"' in form.text
+    finally:
+        call_command("localaws", "down", stdout=out)
+    assert "oauth-front stopped" in out.getvalue()

@@ -24,21 +24,30 @@ class Command(BaseCommand):
             action="store_true",
             help="also start cognito-local (npm) for the hosted UI, real confirmation codes and triggers",
         )
+        parser.add_argument(
+            "--hosted-ui",
+            action="store_true",
+            help="also start cognito-local and its nonce front with a hosted-UI app client and the demo user "
+            "(the sign-in page then offers 'Sign in with the hosted UI')",
+        )
 
     def handle(self, *args: Any, action: str, port: int | None, region: str, **options: Any) -> None:
         moto = stack.moto_process(port)
         cognito_local = stack.cognito_local_process()
         if action == "up":
             self.up(moto, region)
-            if options["cognito_local"]:
+            if options["cognito_local"] or options["hosted_ui"]:
                 self.up_cognito_local(cognito_local)
+            if options["hosted_ui"]:
+                self.up_hosted_ui(cognito_local, region)
         elif action == "down":
-            for process in (moto, cognito_local):
+            for process in (moto, cognito_local, stack.oauth_front_process(cognito_local.url)):
                 stopped = process.stop()
                 self.stdout.write(f"{process.name} {'stopped' if stopped else 'was not running'}.")
         else:
             self.status(moto)
             self.status_of(cognito_local)
+            self.status_of(stack.oauth_front_process(cognito_local.url))
 
     def up_cognito_local(self, process: stack.ManagedProcess) -> None:
         try:
@@ -46,6 +55,18 @@ class Command(BaseCommand):
         except stack.LocalAwsError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"cognito-local {'started' if started else 'already running'} at {process.url}")
+
+    def up_hosted_ui(self, cognito_local: stack.ManagedProcess, region: str) -> None:
+        front = stack.oauth_front_process(cognito_local.url)
+        try:
+            started = front.start()
+        except stack.LocalAwsError as exc:
+            raise CommandError(str(exc)) from exc
+        env = stack.provision_hosted_ui(cognito_local.url, front.url, region)
+        changed = stack.write_dotenv(env)
+        self.stdout.write(f"hosted UI front {'started' if started else 'already running'} at {front.url}")
+        self.stdout.write(f"  hosted-UI client {env['COGNITO_HOSTED_UI_CLIENT_ID']} (demo user in cognito-local)")
+        self.stdout.write(f".env {'updated' if changed else 'unchanged'}: {stack.DOTENV}")
 
     def status_of(self, process: stack.ManagedProcess) -> None:
         pid = process.pid()
