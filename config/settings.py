@@ -322,3 +322,4 @@ COGNITO_MIGRATION: dict[str, Any] = {
     "LAZY_MIGRATION": _read_bool("COGNITO_MIGRATION_LAZY", True),
     "TRIGGER_SECRET": _read("COGNITO_MIGRATION_TRIGGER_SECRET", str, ""),
 }
+        "authlib": {"level": "WARNING"},  # its DEBUG lines carry the PKCE verifier

@@ -144,6 +144,9 @@ def test_callback_signs_in_rotates_the_session_and_keeps_tokens_server_side(
     caplog.set_level(logging.DEBUG)
     url = start(client, "/dashboard/?x=1")
     before = client.session.session_key
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    verifier = client.session[f"_state_cognito_{state}"]["data"]["code_verifier"]  # authlib's, server-side
+    assert verifier not in url
     callback = authorize(url)
     response = client.get("/accounts/callback/", callback)
     assert response.status_code == 302
@@ -154,7 +157,8 @@ def test_callback_signs_in_rotates_the_session_and_keeps_tokens_server_side(
     assert token_set.username == "hana"
     assert client.session["accounts.token_set"] == str(token_set.pk)
     assert not any(marker in str(dict(client.session)) for marker in SECRETISH)  # only the row's id
-    assert not any(marker in record.getMessage() for record in caplog.records for marker in SECRETISH)
+    secrets = (*SECRETISH, verifier, callback["code"])
+    assert not any(marker in record.getMessage() for record in caplog.records for marker in secrets)
     assert not any(marker in c.value for c in response.cookies.values() for marker in SECRETISH)
 
 
