@@ -12,8 +12,10 @@ view with authentication off (the baseline), ``/api/auth/me/``, and the same vie
 The token is a real RS256 access token signed by a key this script makes; its JWKS is served by a local HTTP
 server. The load comes from Python threads on loopback, one request per connection (gunicorn's sync worker
 closes each), bounded by ``--requests`` and ``--seconds`` per round; the best round of each URL counts.
-Prints the ratios auth/no-auth (targets: default >= 0.7, redis >= 0.9) and online/offline (>= 0.9). Not part
-of the test suite; never fails on a time.
+A fourth URL is ``/api/auth/me/`` with a session cookie (a session opened with the token, checked against
+revocation by ``SessionRevocationMiddleware``; with Redis the sessions are ``cached_db``, as in production).
+Prints the ratios auth/no-auth and session/no-auth (targets: default >= 0.7, redis >= 0.9) and online/offline
+(>= 0.9). Not part of the test suite; never fails on a time.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ def start_redis() -> tuple[str, subprocess.Popen[bytes]]:
 
 
 def run_setup(
-    name: str, env: dict[str, str], args: argparse.Namespace, stand_in: StandIn, token: str
+    name: str, env: dict[str, str], args: argparse.Namespace, stand_in: StandIn, token: str, session_key: str
 ) -> dict[str, float]:
     """Best requests/s of each URL under one gunicorn worker of this setup."""
     port = free_port()
@@ -177,6 +179,9 @@ def run_setup(
             "cognito": ("/api/auth/me/", auth),
             "no-auth": ("/bench/me-noauth/", {}),
             "online": ("/bench/me-online/", auth),
+            # A Django session opened with the token (its identity recorded as a sign-in would), checked against
+            # revocation by SessionRevocationMiddleware on every request.
+            "session": ("/api/auth/me/", {"Cookie": f"sessionid={session_key}"}),
         }
         for target, (path, headers) in targets.items():  # warm-up, and a check that each answers 200
             _, ok, failed = load(port, path, headers, 200, 10, args.clients)
@@ -243,27 +248,35 @@ def main() -> None:
             "from cognito_backend.models import CognitoIdentity;"
             "u = get_user_model().objects.create_user('bench-user', email='bench@example.com');"
             f"CognitoIdentity.objects.create(user=u, sub={claims['sub']!r}, pool_id='us-east-1_Bench',"
-            f" issuer={claims['iss']!r}, username='bench-user')"
+            f" issuer={claims['iss']!r}, username='bench-user');"
+            "from django.contrib.sessions.backends.db import SessionStore; s = SessionStore();"
+            "s['_auth_user_id'] = str(u.pk); s['_auth_user_backend'] = 'cognito_backend.backends.CognitoBackend';"
+            "s['_auth_user_hash'] = u.get_session_auth_hash();"
+            f"s['_cognito_identity'] = [{claims['iss']!r}, {claims['sub']!r}, {claims['auth_time']},"
+            f" {claims['origin_jti']!r}, 'bench-user', ['users'], 'access']; s.save(); print(s.session_key)"
         )
-        subprocess.run([sys.executable, "-c", setup], env=env, cwd=ROOT, check=True)
+        done = subprocess.run([sys.executable, "-c", setup], env=env, cwd=ROOT, check=True, capture_output=True)
+        session_key = done.stdout.decode().strip().splitlines()[-1]
         for name in [n.strip() for n in args.setups.split(",") if n.strip()]:
             setup_env = dict(env)
             if name == "redis":
                 url, redis_process = start_redis()
                 processes.append(redis_process)
                 setup_env["CACHE_URL"] = url
-            results[name] = run_setup(name, setup_env, args, stand_in, token)
+            results[name] = run_setup(name, setup_env, args, stand_in, token, session_key)
         print(
             f"GET /api/auth/me/ under gunicorn (1 sync worker), {args.clients} clients, best of {args.rounds} rounds:"
         )
         for name, best in results.items():
             ratio = best["cognito"] / best["no-auth"]
             online = best["online"] / best["cognito"]
+            session = best["session"] / best["no-auth"]
             target = 0.9 if name == "redis" else 0.7
-            best.update({"ratio": ratio, "online_ratio": online})
+            best.update({"ratio": ratio, "online_ratio": online, "session_ratio": session})
             print(f"  {name}:")
             print(f"    authentication off   {best['no-auth']:8.1f} req/s")
             print(f"    Cognito bearer token {best['cognito']:8.1f} req/s   ratio = {ratio:.3f}  (target >= {target})")
+            print(f"    session cookie       {best['session']:8.1f} req/s   ratio = {session:.3f}  (target >= 0.9)")
             print(
                 f"    with the online check {best['online']:7.1f} req/s   on/off = {online:.3f}  (target >= 0.9; "
                 f"{best['get_user_per_minute']:.1f} GetUser/min)"
