@@ -299,7 +299,9 @@ LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The console handler blanks OAuth values (code, state, tokens) in logged URLs: accounts/log_filters.py.
+    "filters": {"redact_oauth": {"()": "accounts.log_filters.RedactOAuthParameters"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_oauth"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "botocore": {"level": "WARNING"},
@@ -323,3 +325,5 @@ COGNITO_MIGRATION: dict[str, Any] = {
     "TRIGGER_SECRET": _read("COGNITO_MIGRATION_TRIGGER_SECRET", str, ""),
 }
         "authlib": {"level": "WARNING"},  # its DEBUG lines carry the PKCE verifier
+        # The development server's request lines (query strings included) go through the console handler too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -473,3 +473,21 @@ def test_localaws_up_hosted_ui_starts_cognito_local_and_the_front_and_writes_the
     finally:
         call_command("localaws", "down", stdout=out)
     assert "oauth-front stopped" in out.getvalue()
+
+
+def test_request_lines_in_the_logs_carry_no_code_or_state() -> None:
+    """The development server logs each request line, query included: the console handler blanks OAuth values."""
+    import io
+
+    handler = next(h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler)
+    stream = io.StringIO()
+    original = handler.setStream(stream)
+    try:
+        logging.getLogger("django.server").warning(
+            '"%s" %s %s', "GET /accounts/callback/?code=c0de-value&state=st4te-value HTTP/1.1", "302", "0"
+        )
+    finally:
+        handler.setStream(original)  # type: ignore[arg-type]
+    line = stream.getvalue()
+    assert "/accounts/callback/?code=[redacted]&state=[redacted]" in line
+    assert "c0de-value" not in line and "st4te-value" not in line
