@@ -32,7 +32,7 @@ def live_bus(redis_server: RedisServer, user_pool: UserPool, settings: Any) -> I
             "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
         }
     }
-    settings.COGNITO = {**settings.COGNITO, "REVOCATION_MEMO_SECONDS": 1.0, "INVALIDATION_LIVENESS_SECONDS": 0.6}
+    settings.COGNITO = {**settings.COGNITO, "REVOCATION_MEMO_SECONDS": 1.0, "INVALIDATION_LIVENESS_SECONDS": 1.5}
     assert bus.wait_until_active()
     yield redis_server
     redis_server.process.send_signal(signal.SIGCONT)
@@ -63,7 +63,7 @@ def test_a_silent_redis_stops_the_memo_within_the_liveness_deadline(live_bus: Re
     while bus.active():
         assert time.monotonic() - start < 5, "the bus still looks healthy"
         time.sleep(0.02)
-    assert time.monotonic() - start <= 0.6 + 0.6
+    assert time.monotonic() - start <= 1.5 + 0.6
     live_bus.process.send_signal(signal.SIGCONT)
     assert bus.wait_until_active(timeout=10)  # reconnected and subscribed again
 
@@ -75,7 +75,7 @@ def test_a_failed_publish_is_retried_until_it_lands(live_bus: RedisServer, setti
     listener.subscribe(CHANNEL)
     live_bus.process.send_signal(signal.SIGSTOP)
     bus.publish(sub="retried-sub", kind="revoked")
-    time.sleep(1.5)  # the first attempts time out
+    time.sleep(2.0)  # the first attempt times out
     live_bus.process.send_signal(signal.SIGCONT)
     deadline = time.monotonic() + 10
     received: list[dict[str, Any]] = []
