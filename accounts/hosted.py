@@ -25,10 +25,11 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.django_client import OAuth
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from cognito_backend import exceptions as exc
@@ -43,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 CLIENT_NAME = "cognito"
 SESSION_USED = "accounts.hosted_ui"  # the session signed in through the hosted UI (sign-out goes through /logout)
-SESSION_NEXT = "accounts.hosted_next"
 
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": "",  # empty: COGNITO["APP_CLIENT_ID"]
@@ -118,9 +118,13 @@ def oauth_client() -> Any:
 
 
 def begin(request: HttpRequest) -> HttpResponse:
-    """Redirect to ``/oauth2/authorize``; authlib keeps the verifier, state and nonce in the session."""
-    request.session[SESSION_NEXT] = _next_url(request)
-    return oauth_client().authorize_redirect(request, callback_url(request))  # type: ignore[no-any-return]
+    """Redirect to ``/oauth2/authorize``; authlib keeps the verifier, state and nonce in the session under the
+    state, and ``next`` (checked: this site only) rides along with them, so parallel sign-ins keep their own."""
+    client = oauth_client()
+    redirect_uri = callback_url(request)
+    authorization = client.create_authorization_url(redirect_uri)
+    client.save_authorize_data(request, redirect_uri=redirect_uri, next=_next_url(request), **authorization)
+    return HttpResponseRedirect(authorization["url"])
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,13 @@ def _verify(token: dict[str, Any], nonce: str) -> HostedTokens:
     try:
         identity = verify_token(id_token, token_use=["id"], use_cache=False)
         access = verify_token(access_token, token_use=["access"], groups=(), scopes=(), use_cache=False)
+    except exc.ServiceUnavailable as error:  # the keys could not be fetched: the tokens could not be judged
+        logger.warning("hosted UI sign-in: tokens not verifiable now (%s)", error.code)
+        raise HostedSignInError(
+            "unavailable", "The sign-in cannot be checked right now; try again later.", 503
+        ) from error
     except exc.TokenError as error:
-        logger.info("hosted UI sign-in refused: token %s", getattr(error, "code", type(error).__name__))
+        logger.info("hosted UI sign-in refused: token %s", error.code)
         raise HostedSignInError("token_invalid", "The sign-in could not be verified; please try again.") from error
     if identity.get("aud") != client_id() or access.get("client_id") != client_id():
         raise HostedSignInError("token_invalid", "The sign-in could not be verified; please try again.")
@@ -202,12 +211,28 @@ def complete(request: HttpRequest) -> str:
     user = authenticate(request, cognito_token=verified.tokens.id_token)
     if user is None:
         raise HostedSignInError("forbidden", "This account cannot sign in here.", 403)
-    next_url = str(request.session.pop(SESSION_NEXT, "") or "/dashboard/")
+    next_url = _next_url_from(request, str(state_data.get("next") or ""))
     login(request, user, backend="cognito_backend.backends.CognitoBackend")  # rotates the session key
-    token_store.store(request, verified.tokens)
+    try:
+        token_store.store(request, verified.tokens)
+    except (exc.CognitoError, ValueError) as error:  # no half sign-in: without its tokens the session ends
+        logout(request)
+        logger.warning(
+            "hosted UI sign-in of sub=%s: tokens could not be stored (%s)", verified.identity.sub, type(error).__name__
+        )
+        raise HostedSignInError("unavailable", "The sign-in could not be completed; try again later.", 503) from error
     request.session[SESSION_USED] = True
     logger.info("hosted UI sign-in of sub=%s", verified.identity.sub)
     return next_url
+
+
+def _next_url_from(request: HttpRequest, target: str) -> str:
+    """``next`` as saved at the start, checked again (this site only)."""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return "/dashboard/"
 
 
 def revoke(refresh_token: str) -> None:

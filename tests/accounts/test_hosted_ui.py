@@ -169,6 +169,37 @@ def test_next_to_another_site_goes_to_the_default(client: Client, hosted: dict[s
     assert response["Location"] == "/dashboard/"
 
 
+def test_two_sign_ins_started_in_parallel_keep_their_own_next(client: Client, hosted: dict[str, str]) -> None:
+    first, second = start(client, "/first/"), start(client, "/second/")
+    callback = authorize(first)
+    assert client.get("/accounts/callback/", callback)["Location"] == "/first/"
+    client.post("/accounts/sign-out/")
+    callback = authorize(second)
+    assert_refused(client.get("/accounts/callback/", callback), "state_mismatch")  # sign-out ended that session
+
+
+def test_keys_that_cannot_be_fetched_are_a_503_page_and_nothing_signed_in(
+    client: Client, hosted: dict[str, str], settings: Any
+) -> None:
+    from tests.conftest import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/jwks.json"  # nothing listens there
+    settings.COGNITO = {**settings.COGNITO, "JWKS_URL": closed}
+    callback = authorize(start(client))
+    assert_refused(client.get("/accounts/callback/", callback), "unavailable", 503)
+    assert not signed_in(client)
+
+
+def test_tokens_that_cannot_be_stored_leave_nothing_signed_in(
+    client: Client, hosted: dict[str, str], settings: Any
+) -> None:
+    settings.TOKEN_ENCRYPTION_KEY = "not-a-fernet-key"
+    callback = authorize(start(client))
+    assert_refused(client.get("/accounts/callback/", callback), "unavailable", 503)
+    assert not signed_in(client)
+    assert not TokenSet.objects.exists()
+
+
 def test_sign_in_page_links_to_the_hosted_ui_only_when_a_domain_is_set(
     client: Client, hosted: dict[str, str], settings: Any
 ) -> None:
