@@ -9,6 +9,7 @@ clients (no session authentication, so no CSRF cookie is involved). Signed-in en
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +27,14 @@ from . import schema as _schema  # noqa: F401 - registers the OpenAPI auth exten
 from . import serializers as s
 from . import services
 from .authentication import ACCESS_ONLY, access_token_of, authenticators, claims_of
-from .throttles import IPThrottle, UsernameThrottle, client_ip, throttle_wait, username_in_session
+from .throttles import (
+    IPThrottle,
+    UsernameThrottle,
+    client_ip,
+    throttle_wait,
+    username_in_body,
+    username_in_session,
+)
 
 TAG = "auth"
 FORGOT_ANSWER = "If the account exists, a reset code was sent to its verified email or phone."
@@ -132,11 +140,19 @@ class SignedInView(PublicView):
 class SignUpView(PublicView):
     throttle_scope = "sign_up"
 
+    def throttle_user(self, request: Request) -> str | None:
+        """Sign-ups are counted per email, where the code goes: new usernames do not buy new mail to one inbox."""
+        data: Any = request.data
+        email = data.get("email") if isinstance(data, Mapping) else None
+        if isinstance(email, str) and email.strip():
+            return email.strip().lower()
+        return username_in_body(request)
+
     @extend_schema(
         tags=[TAG],
         summary="Sign up",
         description="Create an account; Cognito sends a confirmation code to the email. Throttled per client "
-        "address and per user.",
+        "address and per email address (whatever the username).",
         request=s.SignUpRequest,
         responses=_responses({201: s.SignUpResponse}, 400, 409),
         examples=[

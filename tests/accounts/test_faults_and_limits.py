@@ -118,7 +118,7 @@ def tight_limits(settings: Any, user_pool: UserPool) -> None:
 
 LIMITED = [
     ("/api/auth/sign-in/", lambda name: {"username": name, "password": "Wrong-Passw0rd"}),
-    ("/api/auth/sign-up/", lambda name: {"username": name, "password": "weak", "email": "x@example.com"}),
+    ("/api/auth/sign-up/", lambda name: {"username": name, "password": "weak", "email": f"{name}@example.com"}),
     ("/api/auth/sign-up/confirm/", lambda name: {"username": name, "code": "000000"}),
     ("/api/auth/password/forgot/", lambda name: {"username": name}),
     ("/api/auth/password/reset/", lambda name: {"username": name, "code": "0", "new_password": "weak"}),

@@ -242,3 +242,21 @@ def test_a_name_looked_up_before_its_sign_up_joins_the_new_users_budget(
         assert response.status_code == 401
     response = api.post(SIGN_IN, {"username": "nora", "password": DEFAULT_PASSWORD}, format="json")
     assert response.status_code == 429
+
+
+def test_sign_ups_are_counted_per_email_whatever_the_username(
+    api: APIClient, user_pool: UserPool, loose_address_limit: None
+) -> None:
+    # Each sign-up would mail a code to the same inbox: new usernames must not buy more mail.
+    codes = [
+        api.post(
+            "/api/auth/sign-up/",
+            {"username": f"bomb{i}", "password": DEFAULT_PASSWORD, "email": "Victim@example.com"},
+            format="json",
+            REMOTE_ADDR=f"198.51.100.{60 + i}",
+        ).status_code
+        for i in range(4)
+    ]
+    assert codes == [201, 201, 201, 429]
+    other = {"username": "bomb9", "password": DEFAULT_PASSWORD, "email": "someone@example.com"}
+    assert api.post("/api/auth/sign-up/", other, format="json").status_code == 201
