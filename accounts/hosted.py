@@ -33,7 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from cognito_backend import exceptions as exc
-from cognito_backend import idp
+from cognito_backend import idp, revocation
 from cognito_backend.conf import cognito_settings
 from cognito_backend.tokens import VerifiedToken, verify_token
 
@@ -245,15 +245,25 @@ def revoke(refresh_token: str) -> None:
 
 
 def sign_out(request: HttpRequest) -> str | None:
-    """Before ``logout()``: revoke the session's refresh token; the hosted UI's ``/logout`` URL when it was used."""
+    """Before ``logout()``: revoke the session's refresh token (every session that holds tokens, with the app
+    client that received it) and refuse its tokens here at once; the hosted UI's ``/logout`` URL when it was used."""
     used = bool(request.session.get(SESSION_USED))
-    if used:
-        stored = token_store.tokens_for(request)
-        if stored is not None and stored.refresh_token:
-            try:
+    stored = token_store.tokens_for(request)
+    if stored is not None and stored.refresh_token:
+        try:
+            claims: Any = verify_token(stored.access_token, token_use=["access"], groups=(), scopes=())
+        except exc.CognitoError:
+            claims = {}
+        try:
+            if used:
                 revoke(stored.refresh_token)
-            except exc.CognitoError as error:
-                logger.warning("hosted UI sign-out: the refresh token could not be revoked (%s)", error.code)
+            else:
+                idp.revoke_token(stored.refresh_token)
+        except exc.CognitoError as error:
+            logger.warning("sign-out: the refresh token could not be revoked (%s)", error.code)
+        origin_jti = str(claims.get("origin_jti") or "")
+        if origin_jti:
+            revocation.revoke_token_family(origin_jti, sub=str(claims.get("sub") or ""), reason="sign_out")
     if not used or not enabled() or not hosted_settings()["LOGOUT_THROUGH_HOSTED_UI"]:
         return None
     logout_uri = str(hosted_settings()["LOGOUT_URL"] or request.build_absolute_uri("/"))

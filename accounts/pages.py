@@ -95,7 +95,7 @@ class SignOutPage(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         from . import hosted  # hosted imports this module
 
-        hosted_logout = hosted.sign_out(request)  # revokes a hosted-UI session's refresh token; its /logout URL
+        hosted_logout = hosted.sign_out(request)  # revokes the refresh token; the hosted UI's /logout if used
         logout(request)
         messages.info(request, "Signed out.")
         return HttpResponseRedirect(hosted_logout or "/")

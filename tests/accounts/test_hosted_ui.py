@@ -344,6 +344,40 @@ def test_sign_out_revokes_the_refresh_token_and_goes_through_the_hosted_logout(
     assert requests.post(f"{hosted['front']}/oauth2/token", data=refresh, timeout=10).status_code == 400
 
 
+def test_sign_out_of_a_password_session_revokes_its_refresh_token(
+    client: Client, hosted: dict[str, str], local_pool: LocalPool
+) -> None:
+    from accounts import token_store
+
+    assert client.post("/accounts/sign-in/", {"username": "hana", "password": DEFAULT_PASSWORD}).status_code == 302
+    refresh_token = token_store.read(TokenSet.objects.get()).refresh_token
+    client.post("/accounts/sign-out/")
+    with pytest.raises(local_pool.idp.exceptions.NotAuthorizedException):
+        local_pool.idp.initiate_auth(
+            ClientId=local_pool.client_id,
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+
+
+def test_after_sign_out_the_session_s_access_token_is_refused_here_at_once(client: Client, cognito_user: Any) -> None:
+    """moto's tokens carry origin_jti (cognito-local's do not): the sign-out refuses that token family at once.
+    moto has no RevokeToken (HTTP 500): the page still signs out, and says nothing of it."""
+    from rest_framework.test import APIClient
+
+    from accounts import token_store
+
+    response = client.post("/accounts/sign-in/", {"username": cognito_user.username, "password": cognito_user.password})
+    assert response.status_code == 302
+    access_token = token_store.read(TokenSet.objects.get()).access_token
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    assert api.get("/api/auth/me/").status_code == 200
+    assert client.post("/accounts/sign-out/").status_code == 302
+    assert not signed_in(client)
+    assert api.get("/api/auth/me/").status_code == 401
+
+
 def test_sign_out_of_a_password_session_does_not_go_to_the_hosted_ui(client: Client, hosted: dict[str, str]) -> None:
     response = client.post("/accounts/sign-in/", {"username": "hana", "password": DEFAULT_PASSWORD})
     assert response.status_code == 302 and signed_in(client)
