@@ -6,5 +6,8 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import token_store  # noqa: F401 - connects its sign-out receiver
-        from . import signout  # noqa: F401 - signs out a user made inactive
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            signout,  # noqa: F401 - signs out a user made inactive
+            token_store,  # noqa: F401 - connects its sign-out receiver
+        )

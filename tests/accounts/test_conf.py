@@ -65,3 +65,14 @@ def test_accounts_reads_accounts_not_cognito(settings: Any) -> None:
     settings.ACCOUNTS = {**settings.ACCOUNTS, "AUTH_FLOW": "USER_SRP_AUTH", "THROTTLE_RATES": {"sign_in": "1/min"}}
     assert conf.auth_flow() == "USER_SRP_AUTH"
     assert conf.throttle_rate("sign_in") == "1/min"
+
+
+def test_a_malformed_trusted_proxy_is_named_by_a_system_check(settings: Any) -> None:
+    from django.core import checks
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "10.0.0.300", "proxy.example"]
+    errors = [e for e in checks.run_checks() if e.id == "accounts.E001"]
+    assert len(errors) == 2
+    assert "10.0.0.300" in errors[0].msg
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1"]
+    assert not [e for e in checks.run_checks() if e.id == "accounts.E001"]
