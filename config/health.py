@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from celery.exceptions import TimeoutError as CeleryTimeout
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -41,6 +43,35 @@ def check_broker() -> None:
         conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT)
 
 
+def check_worker() -> str:
+    """A worker answers ``config.ping`` (through the result backend, else Celery's control ping) in time."""
+    from config.celery import app
+    from config.tasks import ping
+
+    deadline = float(getattr(settings, "HEALTHZ_WORKER_TIMEOUT", 2.0))
+    if app.conf.result_backend:
+        started = time.perf_counter()
+        result = ping.apply_async(expires=deadline * 5)
+        try:
+            if result.get(timeout=deadline) != "pong":
+                raise RuntimeError("config.ping answered something else")
+        except CeleryTimeout as exc:
+            raise RuntimeError(f"no worker answered config.ping within {deadline:g} s") from exc
+        finally:
+            result.forget()
+        return f"config.ping answered in {(time.perf_counter() - started) * 1000:.0f} ms"
+    replies = app.control.ping(timeout=deadline)
+    if not replies:
+        raise RuntimeError(f"no worker answered within {deadline:g} s")
+    return f"{len(replies)} worker(s) answered: " + ", ".join(sorted(name for reply in replies for name in reply))
+
+
+def _uses_worker_check() -> bool:
+    from config.celery import app
+
+    return not str(app.conf.broker_url or "").startswith("filesystem://")
+
+
 def check_cognito() -> None:
     url = cognito_settings.jwks_url
     if not cognito_settings.USER_POOL_ID:
@@ -56,11 +87,13 @@ def check_cognito() -> None:
         raise RuntimeError("JWKS holds no keys")
 
 
-CHECKS: dict[str, Callable[[], None]] = {
+CHECKS: dict[str, Callable[[], str | None]] = {
     "database": check_database,
     "cache": check_cache,
     "broker": check_broker,
     "cognito": check_cognito,
+    # Only with a broker other than the filesystem one (run_checks): a worker answers within the deadline.
+    "worker": check_worker,
 }
 
 
@@ -74,13 +107,15 @@ def _reason(exc: Exception) -> str:
 def run_checks() -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, check in CHECKS.items():
+        if name == "worker" and not _uses_worker_check():
+            continue
         started = time.perf_counter()
         try:
-            check()
+            detail = check()
         except Exception as exc:  # noqa: BLE001 - a health check reports every failure, whatever it is
             results[name] = {"status": "failing", "reason": _reason(exc)}
         else:
-            results[name] = {"status": "ok"}
+            results[name] = {"status": "ok", **({"detail": detail} if detail else {})}
         results[name]["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return results
 

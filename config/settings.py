@@ -264,6 +264,29 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Acknowledged after the task ran, requeued when its worker is lost (SIGKILL, OOM): tasks are idempotent. With
+# Redis an unacknowledged message goes back to the queue after CELERY_VISIBILITY_TIMEOUT seconds.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 300
+CELERY_TASK_TIME_LIMIT = 360
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": _read("CELERY_VISIBILITY_TIMEOUT", int, 3600)}
+# Beat (bin/run starts it beside the worker): proactive refresh, sign-outs whose task was lost, the books.
+TOKEN_REFRESH_WINDOW: int = _read("TOKEN_REFRESH_WINDOW", int, 300)  # refresh tokens expiring within (s)
+TOKEN_REFRESH_INTERVAL: int = _read("TOKEN_REFRESH_INTERVAL", int, 60)  # how often beat looks (s)
+TOKEN_REFRESH_BATCH_SIZE: int = _read("TOKEN_REFRESH_BATCH_SIZE", int, 50)  # token sets per task
+SIGN_OUT_RATE: float = _read("COGNITO_SIGN_OUT_RATE", float, 25.0)  # AdminUserGlobalSignOut calls/s (incident)
+INVOCATION_RETENTION_DAYS: int = _read("INVOCATION_RETENTION_DAYS", int, 90)
+HEALTHZ_WORKER_TIMEOUT: float = _read("HEALTHZ_WORKER_TIMEOUT", float, 2.0)
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "refresh-due-token-sets": {"task": "accounts.refresh_due_token_sets", "schedule": TOKEN_REFRESH_INTERVAL},
+    "resume-global-sign-outs": {"task": "accounts.resume_global_sign_outs", "schedule": 300},
+    "purge-revocations": {"task": "config.purge_revocations", "schedule": 3600},
+    "purge-token-sets": {"task": "config.purge_token_sets", "schedule": 3600},
+    "purge-invocations": {"task": "config.purge_invocations", "schedule": 6 * 3600},
+}
 
 # --- REST framework ------------------------------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
