@@ -123,7 +123,7 @@ def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
     expires_at, identity = _expiry(tokens)
     discard(request)
     token_set = TokenSet.objects.create(
-        user=request.user,
+        user_id=request.user.pk,
         sub=identity.sub,
         username=str(identity.get("cognito:username") or identity.username or ""),
         ciphertext=_encrypt(tokens.id_token, tokens.access_token, tokens.refresh_token),

@@ -7,18 +7,29 @@ back into a ``VerifiedToken`` without claims (``session_token``) and asks ``revo
 answers as for a bearer token (the user's not-valid-before, the revoked family), from the same in-process memo,
 so a revocation anywhere ends the session in every process. ``authentication.CognitoSessionAuthentication`` gives
 DRF views that token as ``request.auth``.
+
+``SessionStore`` (``SESSION_ENGINE = "cognito_backend.sessions"``) is Django's ``cached_db`` engine plus the
+revocation memo's rule: while the Redis invalidation bus is live, each process keeps a session it read for at most
+``REVOCATION_MEMO_SECONDS``, and only until the next bus message (any revocation, user change or session write
+anywhere moves the bus's generation); every save, delete or key change of a session publishes one. So a session
+request costs no round trip to the cache, and a sign-out in one process holds in the others as soon as the
+message lands. Without a live bus it is ``cached_db`` unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import time
 from types import MappingProxyType
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.backends import cached_db
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from .cache import bus, memo_seconds
 from .tokens import VerifiedToken, configured_pools
 
 IDENTITY_KEY = "_cognito_identity"
@@ -92,3 +103,52 @@ def session_token(identity: Any) -> VerifiedToken | None:
             _tokens.clear()
         _tokens[key] = token
     return token
+
+
+# --- the session engine ----------------------------------------------------------------------------------------
+
+# session key -> (monotonic expiry, bus generation when read, session data)
+_sessions: dict[str, tuple[float, int, dict[str, Any]]] = {}
+_SESSIONS_LIMIT = 50_000
+
+
+class SessionStore(cached_db.SessionStore):
+    """``cached_db`` with a per-process memo kept honest by the invalidation bus (module docstring)."""
+
+    def load(self) -> dict[str, Any]:
+        key = self.session_key
+        if not key or not bus.bus_live():
+            return super().load()
+        generation = bus.generation()
+        entry = _sessions.get(key)
+        if entry is not None and entry[1] == generation and entry[0] > time.monotonic():
+            return dict(entry[2])
+        data = super().load()
+        if data and self.session_key == key and bus.generation() == generation:
+            if len(_sessions) >= _SESSIONS_LIMIT:
+                _sessions.clear()
+            _sessions[key] = (time.monotonic() + memo_seconds(), generation, dict(data))
+        return data
+
+    def save(self, must_create: bool = False) -> None:
+        super().save(must_create=must_create)
+        _changed(self.session_key)
+
+    def delete(self, session_key: str | None = None) -> None:
+        key = session_key or self.session_key
+        super().delete(session_key)
+        _changed(key)
+
+    def cycle_key(self) -> None:
+        old = self.session_key
+        super().cycle_key()
+        _changed(old)
+
+
+def _changed(session_key: str | None) -> None:
+    """A session was written or deleted: every process drops what it remembers (the message moves the bus's
+    generation everywhere; here at once)."""
+    if not session_key:
+        return
+    _sessions.pop(session_key, None)
+    bus.publish(session=hashlib.sha256(session_key.encode()).hexdigest()[:16], kind="session")  # no bus: no-op

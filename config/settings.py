@@ -149,10 +149,12 @@ if str(CACHES["default"].get("BACKEND", "")).endswith("RedisCache"):
         **{str(k).lower(): v for k, v in (CACHES["default"].get("OPTIONS") or {}).items()},
     }
 
-# Sessions in the database; with a shared cache (Redis) read through it too, so a session request costs no query.
-# Never with the per-process default: a sign-out in one process would leave the session cached in the others.
+# Sessions in the database; with a shared cache read through it (cached_db), and with Redis also remembered per
+# process while the invalidation bus is live (cognito_backend.sessions: a session write anywhere drops the copies),
+# so a session request costs no query and no round trip. Never with the per-process default: a sign-out in one
+# process would leave the session cached in the others.
 if not str(CACHES["default"].get("BACKEND", "")).endswith(("LocMemCache", "DummyCache")):
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "cognito_backend.sessions"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +125,7 @@ def test_a_cognito_session_without_a_recorded_identity_is_ended(
 # --- across processes: a gunicorn worker serves the session, another process revokes -------------------------
 
 
-@pytest.fixture
-def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """One gunicorn worker of the site on a SQLite file, Cognito in the moto stand-in; no Redis (the revoking
-    process and the worker share only the database), so the worker sees it within REVOCATION_MEMO_SECONDS."""
+def site_env(tmp_path: Path, user_pool: UserPool, moto_server: str, **cognito: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COGNITO_", "CACHE_URL", "DATABASE_", "AWS_E"))}
     env.update(
         {
@@ -135,7 +133,7 @@ def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tupl
             "DJANGO_READ_DOTENV": "false",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "DJANGO_SECRET_KEY": "session-revocation-test-key-not-for-production",
-            "BENCH_COGNITO": json.dumps({**user_pool.settings(), "REVOCATION_MEMO_SECONDS": 1.0}),
+            "BENCH_COGNITO": json.dumps({**user_pool.settings(), **cognito}),
             "AWS_ENDPOINT_URL": moto_server,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -143,16 +141,21 @@ def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tupl
         }
     )
     subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], env=env, cwd=ROOT, check=True)
+    return env
+
+
+@contextmanager
+def gunicorn(env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    binary = str(Path(sys.executable).parent / "gunicorn")
     worker = subprocess.Popen(
-        [gunicorn, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
+        [binary, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
         env=env,
         cwd=ROOT,
     )
     try:
         wait_for_port(port, timeout=60)
-        yield f"http://127.0.0.1:{port}", env
+        yield f"http://127.0.0.1:{port}"
     finally:
         worker.terminate()
         try:
@@ -161,23 +164,36 @@ def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tupl
             worker.kill()
 
 
-def test_an_admin_revocation_by_another_process_ends_a_live_session(
-    site: tuple[str, dict[str, str]], cognito: CognitoFactory, user_pool: UserPool
-) -> None:
-    url, env = site
-    user = cognito.create_user(user_pool, "carol", sign_in=False)
+@pytest.fixture
+def site(tmp_path: Path, user_pool: UserPool, moto_server: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """One gunicorn worker of the site on a SQLite file, Cognito in the moto stand-in; no Redis (the revoking
+    process and the worker share only the database), so the worker sees it within REVOCATION_MEMO_SECONDS."""
+    env = site_env(tmp_path, user_pool, moto_server, REVOCATION_MEMO_SECONDS=1.0)
+    with gunicorn(env) as url:
+        yield url, env
+
+
+def browser_sign_in(url: str, username: str = "carol") -> requests.Session:
     browser = requests.Session()
     form = browser.get(f"{url}/accounts/sign-in/", timeout=30)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
     assert csrf is not None
     signed_in = browser.post(
         f"{url}/accounts/sign-in/",
-        data={"username": "carol", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1)},
-        headers={"Referer": f"{url}/accounts/sign-in/"},
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1)},
         allow_redirects=False,
         timeout=30,
     )
     assert signed_in.status_code == 302, signed_in.text
+    return browser
+
+
+def test_an_admin_revocation_by_another_process_ends_a_live_session(
+    site: tuple[str, dict[str, str]], cognito: CognitoFactory, user_pool: UserPool
+) -> None:
+    url, env = site
+    user = cognito.create_user(user_pool, "carol", sign_in=False)
+    browser = browser_sign_in(url)
     assert browser.get(f"{url}/api/auth/me/", timeout=30).json()["sub"] == user.sub
 
     revoke = f"from cognito_backend import revocation; revocation.revoke_user_tokens({user.sub!r}, reason='admin')"
@@ -193,3 +209,32 @@ def test_an_admin_revocation_by_another_process_ends_a_live_session(
     assert status == 401
     page = browser.get(f"{url}/dashboard/", headers={"Accept": "text/html"}, allow_redirects=False, timeout=30)
     assert page.status_code == 302 and page.headers["Location"].startswith("/accounts/sign-in/")
+
+
+def test_a_session_deleted_by_another_process_ends_at_once_although_workers_remember_sessions(
+    tmp_path: Path, user_pool: UserPool, moto_server: str, cognito: CognitoFactory, redis_url: str
+) -> None:
+    """With Redis each worker remembers sessions in memory (``cognito_backend.sessions``), here for 30 s
+    (REVOCATION_MEMO_SECONDS): a session deleted by another process (no revocation recorded, only the session row
+    and its cache entry gone) must end at once, through the bus's message."""
+    env = site_env(tmp_path, user_pool, moto_server, REVOCATION_MEMO_SECONDS=30.0)
+    env["CACHE_URL"] = redis_url.rsplit("/", 1)[0] + "/5"
+    cognito.create_user(user_pool, "carol", sign_in=False)
+    with gunicorn(env) as url:
+        browser = browser_sign_in(url)
+        for _ in range(5):  # read, and remembered, by the worker
+            assert browser.get(f"{url}/api/auth/me/", timeout=30).status_code == 200
+        key = browser.cookies["sessionid"]
+        delete = (
+            "import importlib, time; from django.conf import settings;"
+            f"importlib.import_module(settings.SESSION_ENGINE).SessionStore(session_key={key!r}).delete();"
+            "time.sleep(2)"  # the bus's message leaves from a background thread
+        )
+        subprocess.run([sys.executable, "manage.py", "shell", "-c", delete], env=env, cwd=ROOT, check=True)
+        started = time.monotonic()
+        status = browser.get(f"{url}/api/auth/me/", timeout=30).status_code
+        while status != 401 and time.monotonic() - started < 20:  # generous; the memo alone: 200 for 30 s
+            time.sleep(0.1)
+            status = browser.get(f"{url}/api/auth/me/", timeout=30).status_code
+        assert status == 401
+        assert time.monotonic() - started < 10
