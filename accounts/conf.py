@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     "USER_KEY_CACHE_SECONDS": 300,
     # Seconds before expiry at which a session's stored tokens are renewed (accounts/token_store.py).
     "TOKEN_REFRESH_MARGIN": 300,
+    # The app client rotates refresh tokens (RefreshTokenRotation ENABLED): renew with GetTokensFromRefreshToken,
+    # which returns a new refresh token that replaces the stored one (the old one then stops working).
+    "REFRESH_TOKEN_ROTATION": False,
 }
 
 

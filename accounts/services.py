@@ -594,12 +594,23 @@ def otpauth_uri(secret: str, account: str) -> str:
 def refresh(refresh_token: str, username: str = "") -> Tokens:
     """New id and access tokens; a rotated refresh token replaces the old one when the pool rotates them."""
     try:
-        answer = idp.refresh(refresh_token, username)
+        if conf.accounts_settings.REFRESH_TOKEN_ROTATION:
+            answer = _refresh_rotating(refresh_token)
+        else:
+            answer = idp.refresh(refresh_token, username)
     except exc.UserNotFound as error:
         raise exc.NotAuthorized("The refresh token is not valid.") from error
     except exc.NotAuthorized as error:
         raise exc.NotAuthorized("The refresh token is not valid, expired or was revoked.") from error
     return _tokens(answer.get("AuthenticationResult") or {}, refresh_token)
+
+
+def _refresh_rotating(refresh_token: str) -> dict[str, Any]:
+    """GetTokensFromRefreshToken (app clients that rotate refresh tokens): the answer carries the new one."""
+    params: dict[str, Any] = {"RefreshToken": refresh_token, "ClientId": str(cognito_settings.APP_CLIENT_ID)}
+    if cognito_settings.APP_CLIENT_SECRET:
+        params["ClientSecret"] = str(cognito_settings.APP_CLIENT_SECRET)
+    return idp.call("get_tokens_from_refresh_token", **params)
 
 
 # --- passwords ------------------------------------------------------------------------------------------------
