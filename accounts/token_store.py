@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -123,7 +123,7 @@ def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
     expires_at, identity = _expiry(tokens)
     discard(request)
     token_set = TokenSet.objects.create(
-        user_id=request.user.pk,
+        user_id=cast(int, request.user.pk),
         sub=identity.sub,
         username=str(identity.get("cognito:username") or identity.username or ""),
         ciphertext=_encrypt(tokens.id_token, tokens.access_token, tokens.refresh_token),
@@ -136,10 +136,11 @@ def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
 def token_set_for(request: HttpRequest) -> TokenSet | None:
     """The session's row, if it has one (and it still belongs to the session's user)."""
     ident = request.session.get(SESSION_KEY)
-    if not ident:
+    user_pk = request.user.pk
+    if not ident or user_pk is None:
         return None
     try:
-        return TokenSet.objects.filter(pk=uuid.UUID(str(ident)), user_id=request.user.pk).first()
+        return TokenSet.objects.filter(pk=uuid.UUID(str(ident)), user_id=user_pk).first()
     except ValueError:
         return None
 

@@ -92,7 +92,7 @@ class SessionRevocationMiddleware:
                         _users.clear()
                     _users[user_id] = (version, time.monotonic(), user)
                 user = _clone(user)
-        request.user = user  # type: ignore[attr-defined]
+        request.user = user
         request._cached_user = user  # type: ignore[attr-defined]
         return user
 

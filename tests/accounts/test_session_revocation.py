@@ -27,7 +27,7 @@ from cognito_backend import sessions
 from tests.conftest import ROOT, CognitoFactory, UserPool, free_port, wait_for_port
 
 PASSWORD = "Str0ng-Passw0rd!"
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml"}
+HTML = {"Accept": "text/html,application/xhtml+xml"}
 
 
 def page_sign_in(client: Client, cognito: CognitoFactory, pool: UserPool, username: str = "carol") -> Any:
@@ -56,12 +56,12 @@ def test_global_sign_out_through_the_rest_api_ends_an_open_session(
 ) -> None:
     page_sign_in(client, cognito, user_pool)
     assert client.get("/api/auth/me/").status_code == 200
-    assert client.get("/dashboard/", **HTML).status_code == 200
+    assert client.get("/dashboard/", headers=HTML).status_code == 200
     other_device = cognito.sign_in(user_pool, "carol", PASSWORD)  # the app, signed in elsewhere
     answer = Client().post("/api/auth/sign-out/global/", HTTP_AUTHORIZATION=f"Bearer {other_device.access_token}")
     assert answer.status_code in {200, 204}, answer.content
 
-    page = client.get("/dashboard/", **HTML)
+    page = client.get("/dashboard/", headers=HTML)
     assert page.status_code == 302
     assert page["Location"] == "/accounts/sign-in/?next=/dashboard/"
     assert client.get("/api/auth/me/").status_code == 401
@@ -75,9 +75,9 @@ def test_a_revoked_session_sends_the_browser_to_the_sign_in_page_with_a_message(
     from cognito_backend import revocation
 
     user = page_sign_in(client, cognito, user_pool)
-    assert client.get("/dashboard/", **HTML).status_code == 200
+    assert client.get("/dashboard/", headers=HTML).status_code == 200
     revocation.revoke_user_tokens(user.sub, reason="admin")  # the record only: the session row stays
-    page = client.get("/dashboard/", **HTML)
+    page = client.get("/dashboard/", headers=HTML)
     assert page.status_code == 302
     assert page["Location"] == "/accounts/sign-in/?next=/dashboard/"
     assert "Your session has ended; please sign in again." in client.get(page["Location"]).content.decode()
@@ -106,7 +106,7 @@ def test_a_deactivated_user_loses_the_session_at_once(
     get_user_model().objects.filter(username="carol").update(is_active=False)
     local = get_user_model().objects.get(username="carol")
     local.save()  # a save, as the admin makes it: the user's cached copies are dropped
-    page = client.get("/dashboard/", **HTML)
+    page = client.get("/dashboard/", headers=HTML)
     assert page.status_code == 302 and page["Location"].startswith("/accounts/sign-in/")
     assert client.get("/api/auth/me/").status_code == 401
 
