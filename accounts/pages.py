@@ -3,7 +3,8 @@
 Thin views over ``accounts.services``: the same sign-in as the REST API (lazy migration included); the id token
 is verified by ``CognitoBackend`` and the local user logged into a Django session. The tokens are kept
 server-side, encrypted (``token_store``); the session holds only their row's id, and sign-out deletes them.
-Accounts that need another step (a challenge) are sent to the REST API, which carries it. The page
+Accounts that need another step (a challenge) answer it on the same page, step by step
+(``pages_challenge``). The page
 spends the same rate-limit budgets as ``POST /api/auth/sign-in/`` (per client address and per pool user): a
 wrong password here counts there too; over the limit the page answers 429 with ``Retry-After``.
 """
@@ -26,7 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from cognito_backend import exceptions as exc
 
-from . import services, token_store
+from . import pages_challenge, services, token_store
 from .throttles import client_ip, throttle_wait
 
 logger = logging.getLogger(__name__)
@@ -44,14 +45,18 @@ def _next_url(request: HttpRequest) -> str:
     return "/dashboard/"
 
 
-@method_decorator(sensitive_post_parameters("password"), name="dispatch")
+@method_decorator(sensitive_post_parameters("password", "new_password", "code"), name="dispatch")
 class SignInPage(View):
     template_name = "accounts/sign_in.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        pages_challenge.clear(request)
         return self.render(request, SignInForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if request.POST.get("step"):
+            return pages_challenge.answer(request)
+        pages_challenge.clear(request)
         form = SignInForm(request.POST)
         if not form.is_valid():
             return self.render(request, form, status=400)
@@ -71,24 +76,25 @@ class SignInPage(View):
             logger.info("page sign-in refused: %s", error.code)
             return self.render(request, form, status=error.status_code if error.status_code < 500 else 503)
         if isinstance(result, services.Challenge):
-            form.add_error(
-                None,
-                f"This account needs another step ({result.name}); finish it through the app or the REST API "
-                "(/api/auth/sign-in/challenge/).",
-            )
-            return self.render(request, form, status=409)
-        user = authenticate(request, cognito_token=result.id_token)
-        if user is None:
-            form.add_error(None, "This account cannot sign in here.")
-            return self.render(request, form, status=403)
-        login(request, user, backend="cognito_backend.backends.CognitoBackend")
-        token_store.store(request, result)  # the tokens stay server-side, encrypted; the session holds an id
-        messages.success(request, f"Signed in as {user.get_username()}.")
-        return HttpResponseRedirect(_next_url(request))
+            return pages_challenge.start(request, result, _next_url(request))
+        return finish_sign_in(request, result, _next_url(request))
 
     def render(self, request: HttpRequest, form: SignInForm, status: int = 200) -> HttpResponse:
         context: dict[str, Any] = {"form": form, "next": _next_url(request)}
         return render(request, self.template_name, context, status=status)
+
+
+def finish_sign_in(request: HttpRequest, tokens: services.Tokens, next_url: str) -> HttpResponse:
+    """Log the user of ``tokens`` into a new session (its key rotates), keep the tokens, go to ``next_url``."""
+    user = authenticate(request, cognito_token=tokens.id_token)
+    if user is None:
+        form = SignInForm()
+        form.add_error(None, "This account cannot sign in here.")
+        return SignInPage().render(request, form, status=403)
+    login(request, user, backend="cognito_backend.backends.CognitoBackend")
+    token_store.store(request, tokens)  # the tokens stay server-side, encrypted; the session holds an id
+    messages.success(request, f"Signed in as {user.get_username()}.")
+    return HttpResponseRedirect(next_url)
 
 
 class SignOutPage(View):
