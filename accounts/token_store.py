@@ -10,6 +10,8 @@ row's random id. The browser never sees a token; logs name the row and the user,
   refuses ends the session: it is signed out, never handed back as ciphertext.
 - ``refresh_if_needed(token_set)``: the inline refresh (Celery reuses it), under ``token_set_lock``.
 - ``rotate_keys()``: re-encrypt every row under the newest key (``manage.py rotate_token_encryption_key``).
+
+Functions that hold tokens are ``sensitive_variables``: an error report (DEBUG page, admin email) shows none.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from cognito_backend import exceptions as exc
 from cognito_backend.tokens import verify_token
@@ -83,11 +86,13 @@ def fernet() -> MultiFernet:
     return built[1]
 
 
+@sensitive_variables()
 def _encrypt(id_token: str, access_token: str, refresh_token: str) -> str:
     data = json.dumps({"id_token": id_token, "access_token": access_token, "refresh_token": refresh_token})
     return fernet().encrypt(data.encode()).decode()
 
 
+@sensitive_variables()
 def read(token_set: TokenSet) -> StoredTokens:
     """The decrypted tokens of ``token_set``; ``TokenSetUnreadable`` when no key opens it."""
     try:
@@ -104,6 +109,7 @@ def read(token_set: TokenSet) -> StoredTokens:
     return tokens
 
 
+@sensitive_variables()
 def _expiry(tokens: services.Tokens) -> tuple[datetime, Any]:
     """When the earlier of the id and access tokens expires, and the verified id token (sub, username)."""
     identity = verify_token(tokens.id_token, token_use=["id"])
@@ -118,6 +124,7 @@ def _expiry(tokens: services.Tokens) -> tuple[datetime, Any]:
 # --- the session's tokens --------------------------------------------------------------------------------------
 
 
+@sensitive_variables()
 def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
     """Keep ``tokens`` for the signed-in session of ``request`` (call it after ``login()``)."""
     expires_at, identity = _expiry(tokens)
@@ -145,6 +152,7 @@ def token_set_for(request: HttpRequest) -> TokenSet | None:
         return None
 
 
+@sensitive_variables()
 def tokens_for(request: HttpRequest) -> StoredTokens | None:
     """The session's tokens, fresh; None (and the session ended) when it has none that can be used.
 
@@ -236,6 +244,7 @@ def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15
                 logger.warning("token set lock: could not be released; it expires in %s s", timeout)
 
 
+@sensitive_variables()
 def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> StoredTokens:
     """The tokens of ``token_set``, renewed first (REFRESH_TOKEN_AUTH) when they expire within ``margin``.
 
@@ -293,6 +302,7 @@ class RotationResult:
     unreadable: list[str] = field(default_factory=list)
 
 
+@sensitive_variables()
 def rotate_keys(batch_size: int = 500) -> RotationResult:
     """Re-encrypt every row under the newest key (``MultiFernet.rotate``). Rows no key opens are left as they
     are and named (they already count as signed out)."""

@@ -157,3 +157,26 @@ def test_tokens_about_to_expire_are_refreshed_once_for_concurrent_callers(
     fresh = TokenSet.objects.get(pk=row.pk)
     assert fresh.version == 2 and fresh.expires_at > datetime.now(UTC) + timedelta(minutes=30)
     assert results[0].refresh_token == old.refresh_token  # moto does not rotate refresh tokens
+
+
+@pytest.mark.django_db
+def test_an_error_report_from_the_token_store_shows_no_token(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool, monkeypatch: Any
+) -> None:
+    from django.views.debug import ExceptionReporter
+
+    sign_in(client, cognito, user_pool)
+    row = TokenSet.objects.get()
+    tokens = token_store.read(row)
+    TokenSet.objects.filter(pk=row.pk).update(expires_at=datetime.now(UTC) + timedelta(seconds=10))
+
+    def broken(refresh_token: str, username: str = "") -> Any:
+        raise RuntimeError("a bug in the refresh")  # injected: an unexpected failure while tokens are in hand
+
+    monkeypatch.setattr(token_store.services, "refresh", broken)
+    with pytest.raises(RuntimeError) as failure:
+        token_store.refresh_if_needed(TokenSet.objects.get(pk=row.pk))
+    report = ExceptionReporter(None, failure.type, failure.value, failure.tb).get_traceback_html()  # the DEBUG page
+    assert "refresh_if_needed" in report
+    for fragment in token_fragments(tokens):
+        assert fragment not in report
