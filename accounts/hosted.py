@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGOUT_URL": "",  # empty: this site's / as the request sees it
     "SCOPES": "openid email profile",
     "LOGOUT_THROUGH_HOSTED_UI": True,
+    "TIMEOUT": 10.0,  # seconds for the token request
 }
 
 # Provider errors (RFC 6749 4.1.2.1) shown by name; anything else is "refused".
@@ -109,7 +110,7 @@ def oauth_client() -> Any:
             "code_challenge_method": "S256",
             # A public client sends its client_id in the body; a confidential one uses HTTP Basic (Cognito).
             "token_endpoint_auth_method": "client_secret_basic" if secret else "none",
-            "timeout": 10,
+            "default_timeout": float(conf["TIMEOUT"]),
         },
     )
 

@@ -225,6 +225,7 @@ COGNITO_HOSTED_UI: dict[str, Any] = {
     "SCOPES": _read("COGNITO_HOSTED_UI_SCOPES", str, "openid email profile"),
     # Send the browser through the hosted UI's /logout at sign-out (cognito-local has none: localaws sets false).
     "LOGOUT_THROUGH_HOSTED_UI": _read_bool("COGNITO_HOSTED_UI_LOGOUT", True),
+    "TIMEOUT": _read("COGNITO_HOSTED_UI_TIMEOUT", float, 10.0),  # the token request (s)
 }
 
 # accounts/ (read through accounts/conf.py): the flow the server signs in with (USER_PASSWORD_AUTH or

@@ -190,6 +190,25 @@ def test_keys_that_cannot_be_fetched_are_a_503_page_and_nothing_signed_in(
     assert not signed_in(client)
 
 
+def test_a_token_endpoint_that_never_answers_is_a_503_page(
+    client: Client, hosted: dict[str, str], settings: Any
+) -> None:
+    """A listener that accepts and never answers (injected fault: no stand-in hangs on purpose)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        settings.COGNITO = {**settings.COGNITO, "DOMAIN": f"http://127.0.0.1:{silent.getsockname()[1]}"}
+        settings.COGNITO_HOSTED_UI = {**settings.COGNITO_HOSTED_UI, "TIMEOUT": 0.5}
+        state = parse_qs(urlsplit(start(client)).query)["state"][0]
+        assert_refused(client.get("/accounts/callback/", {"code": "a-code", "state": state}), "unavailable", 503)
+        assert not signed_in(client)
+    finally:
+        silent.close()
+
+
 def test_tokens_that_cannot_be_stored_leave_nothing_signed_in(
     client: Client, hosted: dict[str, str], settings: Any
 ) -> None:
