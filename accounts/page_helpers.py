@@ -72,9 +72,10 @@ def password_field(label: str, autocomplete: str = "new-password", *, required: 
     )
 
 
-def code_field(label: str = "Code") -> forms.CharField:
+def code_field(label: str = "Code", *, required: bool = True) -> forms.CharField:
     return forms.CharField(
         label=label,
-        max_length=16,
+        max_length=2048,
+        required=required,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )

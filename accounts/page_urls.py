@@ -2,12 +2,15 @@ from django.urls import URLPattern, URLResolver, path
 
 from .hosted import CallbackPage, HostedSignInPage
 from .pages import SignInPage, SignOutPage
+from .pages_signup import ConfirmSignUpPage, SignUpPage
 
 app_name = "accounts-pages"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("sign-in/", SignInPage.as_view(), name="sign-in"),
     path("sign-out/", SignOutPage.as_view(), name="sign-out"),
+    path("sign-up/", SignUpPage.as_view(), name="sign-up"),
+    path("sign-up/confirm/", ConfirmSignUpPage.as_view(), name="sign-up-confirm"),
     path("hosted/", HostedSignInPage.as_view(), name="hosted"),
     path("callback/", CallbackPage.as_view(), name="callback"),
 ]
