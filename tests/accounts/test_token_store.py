@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from accounts import token_store
+from accounts import services, token_store
 from accounts.models import TokenSet
 from cognito_backend.clients import get_client
 from tests.conftest import CognitoFactory, UserPool
@@ -173,7 +173,7 @@ def test_an_error_report_from_the_token_store_shows_no_token(
     def broken(refresh_token: str, username: str = "") -> Any:
         raise RuntimeError("a bug in the refresh")  # injected: an unexpected failure while tokens are in hand
 
-    monkeypatch.setattr(token_store.services, "refresh", broken)
+    monkeypatch.setattr(services, "refresh", broken)
     with pytest.raises(RuntimeError) as failure:
         token_store.refresh_if_needed(TokenSet.objects.get(pk=row.pk))
     report = ExceptionReporter(None, failure.type, failure.value, failure.tb).get_traceback_html()  # the DEBUG page
