@@ -304,6 +304,7 @@ def _resign(token: str, **changes: Any) -> str:
         ("no_nonce_front", "nonce_mismatch"),
         ("signature", "token_invalid"),
         ("expired", "token_invalid"),
+        ("other_client", "token_invalid"),
     ],
 )
 def test_a_token_failing_verification_is_refused(
@@ -320,6 +321,10 @@ def test_a_token_failing_verification_is_refused(
             return _resign(good, at_hash=oauth_front.half_hash("another access token"))
         if tamper == "no_nonce_front":
             return id_token  # what cognito-local itself returns: no nonce at all
+        if tamper == "other_client":  # another client the site trusts, but not the hosted UI's
+            from django.conf import settings
+
+            return _resign(good, aud=settings.COGNITO["APP_CLIENT_ID"])
         if tamper == "signature":
             head, body, sig = good.split(".")
             return f"{head}.{body}.{sig[:-4]}AAAA"
