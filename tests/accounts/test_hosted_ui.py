@@ -162,8 +162,11 @@ def test_callback_signs_in_rotates_the_session_and_keeps_tokens_server_side(
     assert not any(marker in c.value for c in response.cookies.values() for marker in SECRETISH)
 
 
-def test_next_to_another_site_goes_to_the_default(client: Client, hosted: dict[str, str]) -> None:
-    callback = authorize(start(client, "https://evil.example/steal"))
+@pytest.mark.parametrize(
+    "hostile", ["https://evil.example/steal", "//evil.example/", "/\\evil.example/", "javascript:alert(1)"]
+)
+def test_next_to_another_site_goes_to_the_default(client: Client, hosted: dict[str, str], hostile: str) -> None:
+    callback = authorize(start(client, hostile))
     response = client.get("/accounts/callback/", callback)
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/"
