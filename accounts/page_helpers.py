@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from django import forms
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.views import View
 
 from cognito_backend import exceptions as exc
+from cognito_backend.tokens import verify_token
 
-from . import services
+from . import services, token_store
 from .throttles import throttle_wait
+
+logger = logging.getLogger(__name__)
 
 
 def add_error(form: forms.Form, error: exc.CognitoError) -> None:
@@ -79,3 +87,47 @@ def code_field(label: str = "Code", *, required: bool = True) -> forms.CharField
         required=required,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+# --- signed-in pages -------------------------------------------------------------------------------------------
+
+
+class SignedInPage(View):
+    """A page for a user signed in with Cognito: ``self.access_token`` and ``self.claims`` (its verified claims)
+    come from the server-side token store (refreshed when due). Anonymous visitors, sessions without Cognito
+    tokens (a password login to the admin) and sessions whose tokens ended go to the sign-in page, then back."""
+
+    access_token: str
+    claims: dict[str, Any]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        stored = token_store.tokens_for(request)  # ends the session when its tokens cannot be used
+        if stored is None:
+            if request.user.is_authenticated:
+                messages.info(request, "This page needs a sign-in with your Cognito account; sign in below.")
+            return redirect_to_login(request.get_full_path())
+        try:
+            verified = verify_token(stored.access_token, token_use=["access"])
+        except exc.TokenError as error:
+            logger.info("signed-in page: the stored access token was refused: %s", error.code)
+            token_store.end_session(request)
+            return redirect_to_login(request.get_full_path())
+        self.access_token = stored.access_token
+        self.claims = dict(verified.claims)
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def pool_username(self) -> str:
+        return str(self.claims.get("username") or self.claims.get("cognito:username") or "")
+
+    def reauthenticate(self, request: HttpRequest, form: forms.Form, current_password: str) -> int | None:
+        """The API's reauthentication (the current password, on the sign-in's rate limits, or a recent sign-in).
+        Raises ``ReauthenticationRequired``; over the rate limit, the seconds to wait (on the form)."""
+        if current_password:
+            seconds = throttled(request, "sign_in", self.pool_username, form)
+            if seconds is not None:
+                return seconds
+        services.reauthenticate(self.claims, current_password or None)
+        return None

@@ -2,6 +2,7 @@ from django.urls import URLPattern, URLResolver, path
 
 from .hosted import CallbackPage, HostedSignInPage
 from .pages import SignInPage, SignOutPage
+from .pages_password import ChangePasswordPage, ForgotPasswordPage, ResetPasswordPage
 from .pages_signup import ConfirmSignUpPage, SignUpPage
 
 app_name = "accounts-pages"
@@ -11,6 +12,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sign-out/", SignOutPage.as_view(), name="sign-out"),
     path("sign-up/", SignUpPage.as_view(), name="sign-up"),
     path("sign-up/confirm/", ConfirmSignUpPage.as_view(), name="sign-up-confirm"),
+    path("password/forgot/", ForgotPasswordPage.as_view(), name="password-forgot"),
+    path("password/reset/", ResetPasswordPage.as_view(), name="password-reset"),
+    path("password/change/", ChangePasswordPage.as_view(), name="password-change"),
     path("hosted/", HostedSignInPage.as_view(), name="hosted"),
     path("callback/", CallbackPage.as_view(), name="callback"),
 ]

@@ -18,6 +18,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
@@ -88,8 +89,8 @@ def finish_sign_in(request: HttpRequest, tokens: services.Tokens, next_url: str)
     """Log the user of ``tokens`` into a new session (its key rotates), keep the tokens, go to ``next_url``."""
     user = authenticate(request, cognito_token=tokens.id_token)
     if user is None:
-        form = SignInForm()
-        form.add_error(None, "This account cannot sign in here.")
+        form = SignInForm(initial={"username": request.POST.get("username", "")})
+        form.errors[NON_FIELD_ERRORS] = form.error_class(["This account cannot sign in here."], error_class="nonfield")
         return SignInPage().render(request, form, status=403)
     login(request, user, backend="cognito_backend.backends.CognitoBackend")
     token_store.store(request, tokens)  # the tokens stay server-side, encrypted; the session holds an id

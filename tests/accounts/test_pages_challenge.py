@@ -162,3 +162,17 @@ def test_a_fresh_sign_in_form_forgets_the_pending_step(
     response = client.post(SIGN_IN, {"step": "NEW_PASSWORD_REQUIRED", "new_password": NEW_PASSWORD})
     assert response.status_code == 302 and response["Location"] == SIGN_IN
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_an_account_refused_here_gets_a_403_saying_so(
+    client: Client, cognito: CognitoFactory, cognito_user: CognitoUser, django_user_model: Any
+) -> None:
+    assert client.post(SIGN_IN, {"username": "alice", "password": DEFAULT_PASSWORD}).status_code == 302
+    django_user_model.objects.update(is_active=False)
+    other = Client()
+    response = other.post(SIGN_IN, {"username": "alice", "password": DEFAULT_PASSWORD})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "This account cannot sign in here." in body and 'value="alice"' in body
+    assert DEFAULT_PASSWORD not in body
