@@ -579,7 +579,7 @@ def test_request_lines_in_the_logs_carry_no_code_or_state() -> None:
             '"%s" %s %s', "GET /accounts/callback/?code=c0de-value&state=st4te-value HTTP/1.1", "302", "0"
         )
     finally:
-        handler.setStream(original)  # type: ignore[arg-type]
+        handler.setStream(original)
     line = stream.getvalue()
     assert "/accounts/callback/?code=[redacted]&state=[redacted]" in line
     assert "c0de-value" not in line and "st4te-value" not in line
