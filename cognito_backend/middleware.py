@@ -37,8 +37,8 @@ logger = logging.getLogger(__name__)
 
 ENDED_MESSAGE = "Your session has ended; please sign in again."
 
-# user pk -> (user version, monotonic time cached, user)
-_users: dict[str, tuple[int, float, Any]] = {}
+# user pk -> (user version, monotonic time cached, user, its session auth hash)
+_users: dict[str, tuple[int, float, Any, str]] = {}
 _users_lock = threading.Lock()
 _USERS_LIMIT = 4096
 
@@ -80,17 +80,16 @@ class SessionRevocationMiddleware:
             and entry[0] == version
             and time.monotonic() - entry[1] <= float(cognito_settings.USER_CACHE_SECONDS)
         ):
-            cached = entry[2]
             stored_hash = session.get(HASH_SESSION_KEY) or ""
-            if stored_hash and constant_time_compare(stored_hash, cached.get_session_auth_hash()):
-                user = _clone(cached)
+            if stored_hash and constant_time_compare(stored_hash, entry[3]):
+                user = _clone(entry[2])
         if user is None:
             user = get_user(request)
             if version >= 0 and getattr(user, "is_authenticated", False):
                 with _users_lock:
                     if len(_users) >= _USERS_LIMIT:
                         _users.clear()
-                    _users[user_id] = (version, time.monotonic(), user)
+                    _users[user_id] = (version, time.monotonic(), user, user.get_session_auth_hash())
                 user = _clone(user)
         request.user = user
         request._cached_user = user  # type: ignore[attr-defined]
