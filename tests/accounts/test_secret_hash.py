@@ -274,3 +274,15 @@ def test_srp_sign_in_sends_the_secret_hash_over_the_srp_user_id(
     assert wire.hashed()[0].body["AuthFlow"] == "USER_SRP_AUTH"
     assert wire.hashed()[1].body["ChallengeName"] == "PASSWORD_VERIFIER"
     assert_hashes(wire, srp_pool, [("InitiateAuth", "dave@example.com"), ("RespondToAuthChallenge", user.sub)])
+
+
+def test_lazy_migration_sign_in_sends_the_secret_hash(api: APIClient, pool: UserPool, wire: Wire) -> None:
+    # A site user not yet in the pool: Cognito refuses, the old password matches, the user is created through the
+    # admin API (no hash there), and the sign-in is tried again; every user-facing call carries the hash.
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("olduser", email="old@example.com", password=DEFAULT_PASSWORD)
+    assert post(api, SIGN_IN, {"username": "olduser", "password": DEFAULT_PASSWORD})["tokens"]
+    initiates = [s for s in wire.hashed() if s.operation == "InitiateAuth"]
+    assert len(initiates) >= 2
+    assert_hashes(wire, pool, [(s.operation, "olduser") for s in wire.hashed()])
