@@ -109,7 +109,7 @@ class SignedInPage(View):
                 messages.info(request, "This page needs a sign-in with your Cognito account; sign in below.")
             return redirect_to_login(request.get_full_path())
         try:
-            verified = verify_token(stored.access_token, token_use=["access"])
+            verified = verify_token(stored.access_token, token_use=["access"], groups=(), scopes=())
         except exc.TokenError as error:
             logger.info("signed-in page: the stored access token was refused: %s", error.code)
             token_store.end_session(request)

@@ -3,6 +3,7 @@ from django.urls import URLPattern, URLResolver, path
 from .hosted import CallbackPage, HostedSignInPage
 from .pages import SignInPage, SignOutPage
 from .pages_password import ChangePasswordPage, ForgotPasswordPage, ResetPasswordPage
+from .pages_signout import SignOutEverywherePage
 from .pages_signup import ConfirmSignUpPage, SignUpPage
 
 app_name = "accounts-pages"
@@ -10,6 +11,7 @@ app_name = "accounts-pages"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("sign-in/", SignInPage.as_view(), name="sign-in"),
     path("sign-out/", SignOutPage.as_view(), name="sign-out"),
+    path("sign-out/everywhere/", SignOutEverywherePage.as_view(), name="sign-out-everywhere"),
     path("sign-up/", SignUpPage.as_view(), name="sign-up"),
     path("sign-up/confirm/", ConfirmSignUpPage.as_view(), name="sign-up-confirm"),
     path("password/forgot/", ForgotPasswordPage.as_view(), name="password-forgot"),
