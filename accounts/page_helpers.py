@@ -6,6 +6,7 @@ import logging
 import math
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -130,4 +131,22 @@ class SignedInPage(View):
             if seconds is not None:
                 return seconds
         services.reauthenticate(self.claims, current_password or None)
+        return None
+
+
+# --- secrets kept in the session ------------------------------------------------------------------------------
+
+
+def seal(text: str) -> str:
+    """``text`` encrypted with the token store's key (a new authenticator's secret, kept in the session briefly)."""
+    return token_store.fernet().encrypt(text.encode()).decode()
+
+
+def unseal(sealed: object) -> str | None:
+    """The text ``seal`` encrypted; None when no configured key opens it."""
+    if not isinstance(sealed, str):
+        return None
+    try:
+        return token_store.fernet().decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
         return None

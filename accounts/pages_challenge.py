@@ -21,7 +21,7 @@ from django.urls import reverse
 from cognito_backend import exceptions as exc
 
 from . import qr, services
-from .page_helpers import add_error, code_field, password_field, password_rules, render_throttled, status_of, throttled
+from .page_helpers import add_error, code_field, password_field, password_rules, seal, status_of, throttled, unseal
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +74,12 @@ def _render(request: HttpRequest, pending: dict[str, Any], form: forms.Form, sta
         "parameters": pending["parameters"],
         "password_rules": password_rules() if pending["name"] == "NEW_PASSWORD_REQUIRED" else [],
     }
-    if pending["name"] == "MFA_SETUP" and pending.get("uri"):
-        context["qr_svg"] = qr.svg(pending["uri"])
-        context["secret"] = pending["secret"]
+    if pending["name"] == "MFA_SETUP":
+        secret, uri = unseal(pending.get("secret")), unseal(pending.get("uri"))
+        if secret is None or uri is None:
+            return _restart(request, "The authenticator setup could not be shown again; please sign in again.")
+        context["qr_svg"] = qr.svg(uri)
+        context["secret"] = secret
     return render(request, TEMPLATE, context, status=status)
 
 
@@ -109,7 +112,7 @@ def start(request: HttpRequest, challenge: services.Challenge, next_url: str, st
         except exc.CognitoError as error:
             logger.info("page MFA setup could not start: %s", error.code)
             return _restart(request, f"{error.detail} Please sign in again.")
-        pending.update(session=setup.session or challenge.session, secret=setup.secret, uri=setup.uri)
+        pending.update(session=setup.session or challenge.session, secret=seal(setup.secret), uri=seal(setup.uri))
     request.session[PENDING] = pending
     logger.info("page sign-in step %s", challenge.name)
     return _render(request, pending, _form(pending), status=status)
@@ -131,8 +134,9 @@ def answer(request: HttpRequest) -> HttpResponse:
         return _restart(request, "The sign-in took too long; please sign in again.")
     seconds = throttled(request, "sign_in", username, form)
     if seconds is not None:
-        context = {"form": form, "step": pending["name"], "parameters": pending["parameters"]}
-        return render_throttled(request, TEMPLATE, context, seconds)
+        response = _render(request, pending, form, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
     data = form.cleaned_data
     try:
         if pending["name"] == "MFA_SETUP":

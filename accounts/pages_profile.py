@@ -28,7 +28,7 @@ from cognito_backend import exceptions as exc
 
 from . import conf, qr, services
 from .exceptions import ReauthenticationRequired
-from .page_helpers import SignedInPage, add_error, code_field, password_field, render_throttled, status_of
+from .page_helpers import SignedInPage, add_error, code_field, password_field, render_throttled, seal, status_of, unseal
 from .serializers import validate_attributes
 
 logger = logging.getLogger(__name__)
@@ -378,8 +378,8 @@ class TotpPage(SignedInPage):
             return render(request, self.template_name, {"start_form": form}, status=status_of(error))
         pending = {
             "sub": self.claims.get("sub"),
-            "secret": setup.secret,
-            "uri": setup.uri,
+            "secret": seal(setup.secret),
+            "uri": seal(setup.uri),
             "until": time.time() + TOTP_SETUP_SECONDS,
         }
         request.session[TOTP_PENDING] = pending
@@ -406,5 +406,10 @@ class TotpPage(SignedInPage):
     def render_verify(
         self, request: HttpRequest, pending: dict[str, Any], form: TotpVerifyForm, status: int = 200
     ) -> HttpResponse:
-        context = {"verify_form": form, "qr_svg": qr.svg(str(pending["uri"])), "secret": pending["secret"]}
+        secret, uri = unseal(pending.get("secret")), unseal(pending.get("uri"))
+        if secret is None or uri is None:
+            request.session.pop(TOTP_PENDING, None)
+            messages.warning(request, "That setup can no longer be shown; start again.")
+            return HttpResponseRedirect(reverse("accounts-pages:mfa-totp"))
+        context = {"verify_form": form, "qr_svg": qr.svg(uri), "secret": secret}
         return render(request, self.template_name, context, status=status)

@@ -139,6 +139,7 @@ def test_mfa_setup_shows_a_qr_code_and_the_secret_then_signs_in(
     assert "<svg" in body and "<title>QR code for your authenticator app</title>" in body
     secret = body.split('<code id="totp-secret">', 1)[1].split("<", 1)[0]
     assert secret  # moto hands out a fixed secret
+    assert secret not in str(dict(client.session))  # kept encrypted in the session
     done = client.post(SIGN_IN, {"step": "MFA_SETUP", "code": totp_now(secret), "device_name": "phone"})
     assert done.status_code == 302
     assert client.session["_auth_user_id"]

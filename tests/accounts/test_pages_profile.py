@@ -129,6 +129,7 @@ def test_an_authenticator_is_added_with_a_qr_code_then_asked_at_sign_in(
     secret = body.split('<code id="totp-secret">', 1)[1].split("<", 1)[0]
     assert secret
     assert signed_in.get(TOTP).content.decode().count(secret) == 1  # the pending setup is shown again
+    assert secret not in str(dict(signed_in.session))  # kept encrypted in the session
     good = totp_now(secret)
     wrong = signed_in.post(TOTP, {"action": "verify", "code": f"{(int(good) + 500000) % 1000000:06d}"})
     assert wrong.status_code == 400
