@@ -35,8 +35,17 @@ logger = logging.getLogger(__name__)
 
 
 class SignInForm(forms.Form):
-    username = forms.CharField(label="Username or email", max_length=128)
-    password = forms.CharField(label="Password", widget=forms.PasswordInput, max_length=256, strip=False)
+    username = forms.CharField(
+        label="Username or email",
+        max_length=128,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label="Password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        max_length=256,
+        strip=False,
+    )
 
 
 def _next_url(request: HttpRequest) -> str:
