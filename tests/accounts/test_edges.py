@@ -13,14 +13,16 @@ from tests.conftest import DEFAULT_PASSWORD, CognitoFactory, CognitoUser, UserPo
 NEW = "N3w-Passw0rd!"
 
 
-def test_every_flow_sends_the_secret_hash_for_a_client_with_a_secret(
+def test_every_flow_completes_for_a_client_with_a_secret(
     api: APIClient, cognito: CognitoFactory, settings: Any
 ) -> None:
+    # moto checks SECRET_HASH only on refresh, SRP and challenge answers; the hash's value on every flow is asserted
+    # on the wire in test_secret_hash.py. This test shows the whole journey completes with a secret client.
     pool = cognito.create_pool_with_client(secret=True)
     settings.COGNITO = pool.settings()
     sign_up = {"username": "sue", "password": DEFAULT_PASSWORD, "email": "sue@example.com"}
     assert api.post("/api/auth/sign-up/", sign_up, format="json").status_code == 201
-    # moto accepts any confirmation code (real codes: test_sign_up.py on cognito-local); it does check the hash.
+    # moto accepts any confirmation code (real codes: test_sign_up.py on cognito-local).
     confirmed = api.post("/api/auth/sign-up/confirm/", {"username": "sue", "code": "123456"}, format="json")
     assert confirmed.status_code == 200
     assert api.post("/api/auth/password/forgot/", {"username": "sue"}, format="json").status_code == 202
