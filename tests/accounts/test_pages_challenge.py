@@ -18,7 +18,7 @@ SIGN_IN = "/accounts/sign-in/"
 
 
 def step_of(response: Any) -> str:
-    body = response.content.decode()
+    body: str = response.content.decode()
     marker = 'data-step="'
     assert marker in body, body
     return body.split(marker, 1)[1].split('"', 1)[0]
