@@ -177,3 +177,16 @@ def test_an_account_refused_here_gets_a_403_saying_so(
     body = response.content.decode()
     assert "This account cannot sign in here." in body and 'value="alice"' in body
     assert DEFAULT_PASSWORD not in body
+
+
+@pytest.mark.django_db
+def test_a_stale_challenge_starts_over_with_a_message(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool, settings: Any
+) -> None:
+    admin_created(cognito, user_pool)
+    client.post(SIGN_IN, {"username": "newbie", "password": "Temp-Passw0rd1"})
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "CHALLENGE_MAX_AGE": -1}  # every sealed session is now too old
+    response = client.post(SIGN_IN, {"step": "NEW_PASSWORD_REQUIRED", "new_password": NEW_PASSWORD})
+    assert response.status_code == 302 and response["Location"] == SIGN_IN
+    assert "The sign-in took too long" in client.get(SIGN_IN).content.decode()
+    assert "_auth_user_id" not in client.session
