@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -49,3 +51,22 @@ def test_sign_out_everywhere_needs_the_csrf_token(cognito_user: CognitoUser) -> 
     checked.cookies = client.cookies
     assert checked.post(EVERYWHERE).status_code == 403
     assert client.get("/dashboard/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_hosted_ui_session_signed_out_everywhere_goes_through_the_hosted_ui_logout(
+    cognito_user: CognitoUser, settings: Any
+) -> None:
+    from accounts import hosted
+
+    client = signed_in_client()
+    session = client.session
+    session[hosted.SESSION_USED] = True  # as the hosted UI's callback marks it
+    session.save()
+    settings.COGNITO = {**settings.COGNITO, "DOMAIN": "https://auth.example.com"}
+    response = client.post(EVERYWHERE)
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://auth.example.com/logout?client_id=")
+    assert "logout_uri=http%3A%2F%2Ftestserver%2F" in response["Location"]
+    with pytest.raises(exc.NotAuthorized):
+        services.refresh(cognito_user.tokens.refresh_token)
