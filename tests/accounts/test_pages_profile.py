@@ -173,3 +173,20 @@ def test_delete_account_needs_the_confirmation_then_deletes(
     with pytest.raises(local_pool.idp.exceptions.UserNotFoundException):
         local_pool.idp.admin_get_user(UserPoolId=local_pool.pool_id, Username="vera")
     assert not django_user_model.objects.get().is_active
+
+
+def test_the_current_password_is_checked_on_the_sign_in_budget(signed_in: Client, settings: Any) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.ACCOUNTS = {
+        **settings.ACCOUNTS,
+        "REAUTH_MAX_AGE": 0,
+        "THROTTLE_RATES": {"sign_in": "1000/min", "sign_in_username": "1/min"},
+    }
+    first = signed_in.post(PROFILE, {"action": "update", "email": "x@example.com", "current_password": "Nope-1234"})
+    assert first.status_code == 403
+    second = signed_in.post(PROFILE, {"action": "update", "email": "x@example.com", "current_password": "Nope-1234"})
+    assert second.status_code == 429
+    assert int(second["Retry-After"]) >= 1
+    assert "Too many attempts" in second.content.decode()
