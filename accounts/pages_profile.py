@@ -162,7 +162,11 @@ class ProfilePage(SignedInPage):
         }.get(action)
         if handler is None:
             return self.show(request, status=400, problem="Choose what to change.")
-        return handler(request)
+        try:
+            return handler(request)
+        except exc.CognitoError as error:  # reading the profile before a change failed
+            logger.info("profile page %s failed: %s", action, error.code)
+            return self.show(request, status=status_of(error), problem=f"{error.detail} Nothing was changed.")
 
     # --- reading and rendering -------------------------------------------------------------------------------
 

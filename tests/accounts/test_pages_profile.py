@@ -190,3 +190,10 @@ def test_the_current_password_is_checked_on_the_sign_in_budget(signed_in: Client
     assert second.status_code == 429
     assert int(second["Retry-After"]) >= 1
     assert "Too many attempts" in second.content.decode()
+
+
+def test_cognito_failing_during_a_change_is_a_page_saying_so(signed_in: Client, faults: Any) -> None:
+    faults.inject("GetUser", "internal_error")
+    response = signed_in.post(PROFILE, {"action": "update", "custom:telnum": "1"})
+    assert response.status_code == 503
+    assert "Try again shortly." in response.content.decode()
