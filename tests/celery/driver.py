@@ -52,6 +52,10 @@ def main(command: str, *args: str) -> object:
     if command == "refresh":  # refresh ID...: one batch task
         refresh_token_sets.delay(list(args))
         return "queued"
+    if command == "refresh-due":  # what beat runs: fan the due token sets out in batches
+        from accounts.tasks import refresh_due_token_sets
+
+        return refresh_due_token_sets()
     if command == "sign-out":  # sign-out USERNAME
         user = get_user_model().objects.get(username=args[0])
         return signout.sign_out_everywhere(user, trigger="admin").pk
