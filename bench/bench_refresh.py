@@ -30,7 +30,7 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._procs import free_port, stop_processes, wait_for_port  # noqa: E402
+from bench._procs import free_port, stop_processes, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
