@@ -6,32 +6,48 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GlobalSignOut',
+            name="GlobalSignOut",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sub', models.CharField(blank=True, db_index=True, default='', max_length=255)),
-                ('username', models.CharField(blank=True, default='', max_length=255)),
-                ('trigger', models.CharField(max_length=32)),
-                ('run', models.CharField(blank=True, db_index=True, default='', max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('done', 'done'), ('failed', 'failed')], db_index=True, default='pending', max_length=16)),
-                ('reason', models.CharField(blank=True, default='', max_length=255)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('updated', models.DateTimeField(auto_now=True)),
-                ('completed', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='global_sign_outs', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sub", models.CharField(blank=True, db_index=True, default="", max_length=255)),
+                ("username", models.CharField(blank=True, default="", max_length=255)),
+                ("trigger", models.CharField(max_length=32)),
+                ("run", models.CharField(blank=True, db_index=True, default="", max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "pending"), ("done", "done"), ("failed", "failed")],
+                        db_index=True,
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=255)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("updated", models.DateTimeField(auto_now=True)),
+                ("completed", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="global_sign_outs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'global sign-out',
-                'ordering': ['-created'],
+                "verbose_name": "global sign-out",
+                "ordering": ["-created"],
             },
         ),
     ]
