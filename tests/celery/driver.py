@@ -49,8 +49,9 @@ def main(command: str, *args: str) -> object:
             "token_sets": {str(row.pk): row.version for row in TokenSet.objects.all()},
             "sign_outs": [[row.status, row.reason, row.attempts] for row in GlobalSignOut.objects.order_by("pk")],
         }
-    if command == "refresh":  # refresh ID...: one batch task
-        refresh_token_sets.delay(list(args))
+    if command == "refresh":  # refresh TIMES ID...: the same batch task queued TIMES times at once
+        for _ in range(int(args[0])):
+            refresh_token_sets.delay(list(args[1:]))
         return "queued"
     if command == "refresh-due":  # what beat runs: fan the due token sets out in batches
         from accounts.tasks import refresh_due_token_sets

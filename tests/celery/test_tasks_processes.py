@@ -199,10 +199,9 @@ def test_two_workers_racing_on_the_same_token_sets_refresh_each_once(
     running, proxy = site
     ids = running.driver("seed", "3", cognito_user.username, cognito_user.password)
     proxy.delay = 0.3
-    for _ in range(4):
-        running.driver("refresh", *ids)
     running.worker("w1")
     running.worker("w2")
+    running.driver("refresh", "4", *ids)  # both workers take a copy of the batch at the same moment
     wait_for(lambda: versions(running) == [2, 2, 2], "the three token sets refreshed", running)
     time.sleep(3)
     assert versions(running) == [2, 2, 2]
@@ -215,7 +214,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_no_token_set_is_refreshed_twi
     running, proxy = site
     ids = running.driver("seed", "6", cognito_user.username, cognito_user.password)
     proxy.delay = 2.0
-    running.driver("refresh", *ids)
+    running.driver("refresh", "1", *ids)
     first = running.worker("w1")
     wait_for(lambda: proxy.refreshes >= 2, "the second refresh of the batch under way", running)
     first.send_signal(signal.SIGKILL)
