@@ -42,8 +42,6 @@ DEFAULTS: dict[str, Any] = {
     "MAX_TOKEN_SIZE": 8192,
     # Longest accepted lifetime (exp - iat) of an id or access token, in seconds; Cognito's own maximum is 1 day.
     "MAX_TOKEN_LIFETIME": 24 * 3600,
-    # Longest accepted lifetime (exp - iat) of an id or access token, in seconds; Cognito's own maximum is 1 day.
-    "MAX_TOKEN_LIFETIME": 24 * 3600,
     # When set, a token must carry at least one of these groups / scopes (aws-jwt-verify semantics).
     "REQUIRED_GROUPS": [],
     "REQUIRED_SCOPES": [],

@@ -330,11 +330,14 @@ LOGGING: dict[str, Any] = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_oauth"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # The development server's request lines (query strings included) go through the console handler too.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "botocore": {"level": "WARNING"},
         "boto3": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "s3transfer": {"level": "WARNING"},
         "jose": {"level": "WARNING"},
+        "authlib": {"level": "WARNING"},  # its DEBUG lines carry the PKCE verifier
     },
 }
 
@@ -350,6 +353,3 @@ COGNITO_MIGRATION: dict[str, Any] = {
     "LAZY_MIGRATION": _read_bool("COGNITO_MIGRATION_LAZY", True),
     "TRIGGER_SECRET": _read("COGNITO_MIGRATION_TRIGGER_SECRET", str, ""),
 }
-        "authlib": {"level": "WARNING"},  # its DEBUG lines carry the PKCE verifier
-        # The development server's request lines (query strings included) go through the console handler too.
-        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
