@@ -28,6 +28,10 @@ class TokenSet(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     # Moved by every write of new tokens, so a refresh never overwrites a newer one with older tokens.
     version = models.PositiveIntegerField(default=1)
+    # The refresh lease: whoever moves ``lease_until`` from empty (or past) to the future renews the tokens, in
+    # whatever process it runs (web or worker, any cache); the others wait for it and read its answer.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=32, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     refreshed = models.DateTimeField(null=True, blank=True)
 

@@ -23,15 +23,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_out
-from django.core.cache import cache
-from django.db.models import F
+from django.db.models import F, Q
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
@@ -45,7 +44,6 @@ from .models import TokenSet
 logger = logging.getLogger(__name__)
 
 SESSION_KEY = "accounts.token_set"
-LOCK_PREFIX = "accounts:token-set-lock:"
 
 
 class TokenSetUnreadable(Exception):
@@ -213,35 +211,32 @@ def is_due(token_set: TokenSet, *, margin: float | None = None) -> bool:
 
 @contextmanager
 def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15.0) -> Iterator[bool]:
-    """Hold the lock of one token set while its tokens are renewed; yields whether it was taken.
+    """Hold the refresh lease of one token set while its tokens are renewed; yields whether it was taken.
 
-    An ``add`` on the Django cache (only one caller can add the key): with a shared cache (Redis) it holds across
-    processes, with the per-process default within one. It is not a database lock, so no writer of the database
-    waits on a Cognito call. Whoever gives up waiting proceeds; the row's ``version`` keeps a late writer from
-    overwriting newer tokens.
+    The lease is the row itself: one conditional UPDATE moves ``lease_until`` from empty (or past) to the future,
+    and the database lets exactly one caller do that, whichever process it runs in and whatever cache the site
+    has. No transaction stays open across the Cognito call. A lease left by a killed process expires after
+    ``timeout``. Whoever gives up waiting proceeds; the row's ``version`` keeps a late writer from overwriting
+    newer tokens.
     """
-    key = f"{LOCK_PREFIX}{token_set_id}"
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + wait
     held = False
     while True:
-        try:
-            held = bool(cache.add(key, owner, timeout=max(1, int(timeout))))
-        except Exception:  # noqa: BLE001 - no cache: proceed unlocked, the version check still holds
-            logger.warning("token set lock: the Django cache is unreachable; refreshing without the lock")
-            break
-        if held or time.monotonic() >= deadline:
+        now = datetime.now(UTC)
+        held = bool(
+            TokenSet.objects.filter(pk=token_set_id)
+            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+            .update(lease_until=now + timedelta(seconds=timeout), lease_owner=owner)
+        )
+        if held or time.monotonic() >= deadline or not TokenSet.objects.filter(pk=token_set_id).exists():
             break
         time.sleep(0.05)
     try:
         yield held
     finally:
         if held:
-            try:
-                if cache.get(key) == owner:
-                    cache.delete(key)
-            except Exception:  # noqa: BLE001 - it expires by itself
-                logger.warning("token set lock: could not be released; it expires in %s s", timeout)
+            TokenSet.objects.filter(pk=token_set_id, lease_owner=owner).update(lease_until=None, lease_owner="")
 
 
 @sensitive_variables()
