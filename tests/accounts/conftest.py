@@ -19,11 +19,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 from rest_framework.test import APIClient
@@ -61,10 +62,27 @@ def totp_now(secret: str, at: float | None = None) -> str:
 class CognitoLocal:
     url: str
     log: Path
+    # One cognito-local serves every test of a worker and its log names no pool: a username's codes are read from
+    # where the log stood when a test created (or forgot) that username, so another test's user of the same name
+    # in another pool never hands over its code.
+    since: dict[str, int] = field(default_factory=dict)
+
+    def poke(self) -> None:
+        """Make cognito-local log a little more: its logger holds the last lines back until more follow."""
+        try:
+            requests.get(f"{self.url}/health", timeout=5)
+        except requests.RequestException:
+            pass
+
+    def forget(self, username: str) -> None:
+        """Ignore every code sent to ``username`` so far (call it before a test's first use of the name)."""
+        self.since[username] = self.log.stat().st_size if self.log.exists() else 0
 
     def codes_for(self, username: str) -> list[str]:
         """Every code cognito-local "sent" to ``username``, oldest first (read from its console log)."""
-        text = ANSI.sub("", self.log.read_text(errors="replace"))
+        with self.log.open("rb") as stream:
+            stream.seek(self.since.get(username, 0))
+            text = ANSI.sub("", stream.read().decode(errors="replace"))
         codes = []
         for block in text.split("Confirmation Code Delivery")[1:]:
             user = re.search(r"Username:\s+(\S+)", block)
@@ -75,10 +93,12 @@ class CognitoLocal:
 
     def code_for(self, username: str, *, after: int = 0) -> str:
         """The newest code for ``username`` once more than ``after`` codes were sent (the log is written async)."""
-        for _ in range(100):
+        deadline = time.monotonic() + 30  # generous: a loaded machine writes the log late
+        while time.monotonic() < deadline:
             codes = self.codes_for(username)
             if len(codes) > after:
                 return codes[-1]
+            self.poke()
             time.sleep(0.05)
         raise AssertionError(f"cognito-local sent no code to {username}")
 
@@ -121,6 +141,7 @@ class LocalPool:
 
     def create_user(self, username: str, password: str = DEFAULT_PASSWORD, **attributes: str) -> None:
         """A confirmed user with a permanent password."""
+        self.local.forget(username)
         attrs = {"email": f"{username}@example.com", "email_verified": "true", **attributes}
         self.idp.admin_create_user(
             UserPoolId=self.pool_id,
