@@ -299,19 +299,41 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (bin/test installs it)")
-    port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = start_redis(binary, workdir)
     try:
-        wait_for_port(port)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """A redis-server of our own on a free port, confirmed by its answer to PING from that very process.
+
+    A free port can be taken by another test's server (the other xdist worker starts servers too) between
+    ``free_port()`` and redis binding it; redis then exits, and "something listens on the port" would be that other
+    server. So: our process must still run and answer PING, else start again on another port.
+    """
+    import redis
+
+    for _ in range(5):
+        port = free_port()
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)]
+        process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping():
+                    time.sleep(0.1)
+                    if process.poll() is None:
+                        return process, port
+            except redis.RedisError:
+                pass
+            time.sleep(0.05)
+        process.kill()
+        process.wait(timeout=10)
+    raise RuntimeError("redis-server could not be started on a free port")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import redis
 import requests
 
 from tests.cognito_backend.conftest import MOTO_KEY, JwksServer, _start_jwks_server, forged_claims
-from tests.conftest import ROOT, CognitoFactory, CognitoUser, UserPool, free_port, wait_for_port
+from tests.conftest import ROOT, CognitoFactory, CognitoUser, UserPool, free_port, start_redis, wait_for_port
 
 MEMO_SECONDS = 2.0
 LIVENESS_SECONDS = 1.0
@@ -53,15 +53,8 @@ class RedisServer:
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A Redis of this module alone: it is paused and its ACL changed, which other tests must not feel."""
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        cwd=tmp_path_factory.mktemp("redis-processes"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process, port = start_redis("redis-server", tmp_path_factory.mktemp("redis-processes"))
     try:
-        wait_for_port(port)
         server = RedisServer(port, process)
         server.admin.execute_command("ACL", "SETUSER", BUS_USER, "on", f">{BUS_PASSWORD}", "~*", "&*", "+@all")
         yield server
