@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_out
+from django.db import OperationalError
 from django.db.models import F, Q
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -224,12 +225,18 @@ def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15
     held = False
     while True:
         now = datetime.now(UTC)
-        held = bool(
-            TokenSet.objects.filter(pk=token_set_id)
-            .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-            .update(lease_until=now + timedelta(seconds=timeout), lease_owner=owner)
-        )
-        if held or time.monotonic() >= deadline or not TokenSet.objects.filter(pk=token_set_id).exists():
+        try:
+            held = bool(
+                TokenSet.objects.filter(pk=token_set_id)
+                .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+                .update(lease_until=now + timedelta(seconds=timeout), lease_owner=owner)
+            )
+            gone = not held and not TokenSet.objects.filter(pk=token_set_id).exists()
+        except OperationalError as error:
+            if not exc.is_database_locked(error):
+                raise
+            held = gone = False  # another writer holds the database this instant: the lease is contended, wait
+        if held or gone or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     try:
