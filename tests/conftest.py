@@ -369,6 +369,9 @@ def celery_worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     os.environ["CELERY_RESULT_BACKEND"] = redis_url
     app.conf.update(CELERY_BROKER_TRANSPORT_OPTIONS={})
     app._local.__dict__.pop("backend", None)
+    # The app keeps a pool of broker connections made for the broker URL of the moment: a test that pointed it at
+    # a closed port (tests/foundation/test_health.py) would leave the ping below knocking there.
+    app._pool = None
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -49,7 +49,13 @@ def test_healthz_is_503_when_the_pool_has_no_keys_endpoint(client: Client, user_
 def test_healthz_is_503_naming_the_broker_when_redis_is_down(
     client: Client, user_pool: UserPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from config.celery import app
+
     monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
-    response = client.get("/healthz")
+    app._pool = None
+    try:
+        response = client.get("/healthz")
+    finally:
+        app._pool = None  # its connections point at the closed port: later tests get a pool of their own
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "failing"
