@@ -13,28 +13,14 @@ import phonenumbers
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from .services import STANDARD_ATTRIBUTES as POOL_STANDARD_ATTRIBUTES
+
 USERNAME_RE = re.compile(r"^[^\s\x00-\x1f\x7f]+$")
 CODE_RE = re.compile(r"^\S+$")
 TOTP_RE = re.compile(r"^\d{6}$")
 CUSTOM_ATTRIBUTE_RE = re.compile(r"^custom:[A-Za-z0-9_]{1,20}$")
-STANDARD_ATTRIBUTES = {
-    "address",
-    "birthdate",
-    "email",
-    "family_name",
-    "gender",
-    "given_name",
-    "locale",
-    "middle_name",
-    "name",
-    "nickname",
-    "phone_number",
-    "picture",
-    "preferred_username",
-    "profile",
-    "website",
-    "zoneinfo",
-}
+# The pool's standard attributes a request may name; `updated_at` is left to Cognito.
+STANDARD_ATTRIBUTES = POOL_STANDARD_ATTRIBUTES - {"updated_at"}
 VERIFIABLE_ATTRIBUTES = ("email", "phone_number")
 
 
