@@ -150,24 +150,6 @@ def test_bad_history_filters_are_rejected(alice: Any, query: str) -> None:
 # --- credentials --------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def identity_pool(user_pool: Any, settings: Any) -> str:
-    from cognito_backend.clients import get_client
-
-    pool_id = get_client("cognito-identity").create_identity_pool(
-        IdentityPoolName="dashboard_test",
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
-                "ClientId": user_pool.client_id,
-            }
-        ],
-    )["IdentityPoolId"]
-    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
-    return str(pool_id)
-
-
 def test_caller_credentials_sign_the_invoke_with_the_callers_identity_pool_keys(
     api: Any, cognito_user: Any, registry: dict[str, Any], identity_pool: str, lambda_faults: Any
 ) -> None:

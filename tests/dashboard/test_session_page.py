@@ -17,30 +17,12 @@ from tests.dashboard.test_session_tokens import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def caller_pool(user_pool: UserPool, settings: Any) -> str:
-    from cognito_backend.clients import get_client
-
-    pool_id = get_client("cognito-identity").create_identity_pool(
-        IdentityPoolName="dashboard_page_test",
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
-                "ClientId": user_pool.client_id,
-            }
-        ],
-    )["IdentityPoolId"]
-    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
-    return str(pool_id)
-
-
 def test_the_page_invokes_a_caller_credential_function_with_the_stored_id_token(
     live_server: Any,
     browser_page: Any,
     cognito: CognitoFactory,
     user_pool: UserPool,
-    caller_pool: str,
+    identity_pool: str,
     registry: dict[str, Any],
 ) -> None:
     registry["auth"].credentials = "caller"

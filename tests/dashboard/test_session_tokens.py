@@ -26,25 +26,6 @@ def session(client: Client, cognito: CognitoFactory, user_pool: UserPool) -> Cli
     return client
 
 
-@pytest.fixture
-def identity_pool(user_pool: UserPool, settings: Any) -> str:
-    """An identity pool trusting ``user_pool`` (as in test_api.py), configured as the site's."""
-    from cognito_backend.clients import get_client
-
-    pool_id = get_client("cognito-identity").create_identity_pool(
-        IdentityPoolName="dashboard_session_test",
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
-                "ClientId": user_pool.client_id,
-            }
-        ],
-    )["IdentityPoolId"]
-    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
-    return str(pool_id)
-
-
 def invoke(client: Client, name: str, body: str = "{}") -> Any:
     return client.post(f"/api/lambdas/{name}/invoke/", body, content_type="application/json")
 
