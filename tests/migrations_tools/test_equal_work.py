@@ -6,9 +6,6 @@ Timing is not measured: the hasher's ``encode`` (the expensive part of ``check_p
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
@@ -20,8 +17,8 @@ from django.utils import timezone
 from migrations_tools import lazy
 from migrations_tools.models import UserMigration
 from migrations_tools.passwords import check_local_password
-from migrations_tools.trigger.handler import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.conftest import UserPool
+from tests.migrations_tools.test_trigger import auth, post
 
 OLD = "Old-passw0rd"
 WRONG = "Wrong-passw0rd"
@@ -97,22 +94,8 @@ def test_every_lazy_refusal_runs_the_hasher_once(counting: list[str], make_user:
 
 
 def trigger(client: Client, username: str, password: str) -> Any:
-    body = json.dumps(
-        {
-            "triggerSource": "UserMigration_Authentication",
-            "userName": username,
-            "password": password,
-            "nonce": uuid.uuid4().hex,
-        }
-    ).encode()
-    stamp = str(int(time.time()))
-    return client.post(
-        "/api/migration/trigger/",
-        data=body,
-        content_type="application/json",
-        headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(SECRET, stamp, body)},
-        REMOTE_ADDR="10.0.0.1",
-    )
+    """A signed user-migration trigger request, as Cognito sends it (test_trigger's helpers)."""
+    return post(client, auth(username, password))
 
 
 @pytest.mark.django_db

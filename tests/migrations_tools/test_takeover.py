@@ -9,9 +9,6 @@ sign-ups, would hold.
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -25,8 +22,8 @@ from cognito_backend import idp, idp_admin
 from cognito_backend.models import CognitoIdentity
 from migrations_tools import lazy
 from migrations_tools.models import UserMigration
-from migrations_tools.trigger.handler import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.conftest import CognitoFactory, UserPool
+from tests.migrations_tools.test_trigger import auth, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,22 +171,8 @@ def test_lazy_sign_in_does_not_recreate_a_user_deleted_in_the_pool(
 
 
 def trigger_post(client: Client, username: str, password: str) -> Any:
-    body = json.dumps(
-        {
-            "triggerSource": "UserMigration_Authentication",
-            "userName": username,
-            "password": password,
-            "nonce": uuid.uuid4().hex,
-        }
-    ).encode()
-    stamp = str(int(time.time()))
-    return client.post(
-        "/api/migration/trigger/",
-        data=body,
-        content_type="application/json",
-        headers={TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign("test-trigger-secret", stamp, body)},
-        REMOTE_ADDR="10.0.0.1",
-    )
+    """A signed user-migration trigger request, as Cognito sends it (test_trigger's helpers)."""
+    return post(client, auth(username, password))
 
 
 def test_trigger_does_not_recreate_a_user_the_migration_had_created_and_the_pool_deleted(
