@@ -43,5 +43,6 @@ class TokenSet(models.Model):
 
 
 from .signout_models import GlobalSignOut  # noqa: E402 - the sign-out state lives in its own module
+from .admin_models import AdminActionResult, AdminActionRun, CognitoGroupMirror  # noqa: E402 - the admin's own state
 
-__all__ = ["GlobalSignOut", "TokenSet"]
+__all__ = ["AdminActionResult", "AdminActionRun", "CognitoGroupMirror", "GlobalSignOut", "TokenSet"]

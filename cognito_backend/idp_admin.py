@@ -144,3 +144,63 @@ def list_groups(*, pool_id: str | None = None) -> list[str]:
         if not token:
             return names
         params["NextToken"] = token
+
+
+def admin_enable_user(username: str, *, pool_id: str | None = None) -> None:
+    call("admin_enable_user", UserPoolId=_pool(pool_id), Username=username)
+
+
+def admin_reset_user_password(username: str, *, pool_id: str | None = None) -> None:
+    """The user's password stops working; Cognito sends them a code and they are ``RESET_REQUIRED``."""
+    call("admin_reset_user_password", UserPoolId=_pool(pool_id), Username=username)
+
+
+def admin_resend_invitation(username: str, *, pool_id: str | None = None) -> dict[str, Any]:
+    """AdminCreateUser with ``MessageAction=RESEND``: the invitation again, with a new temporary password."""
+    user: dict[str, Any] = call(
+        "admin_create_user", UserPoolId=_pool(pool_id), Username=username, MessageAction="RESEND"
+    ).get("User", {})
+    return user
+
+
+def admin_remove_user_from_group(username: str, group: str, *, pool_id: str | None = None) -> None:
+    call("admin_remove_user_from_group", UserPoolId=_pool(pool_id), Username=username, GroupName=group)
+
+
+def admin_delete_user(username: str, *, pool_id: str | None = None) -> None:
+    call("admin_delete_user", UserPoolId=_pool(pool_id), Username=username)
+
+
+def get_group(name: str, *, pool_id: str | None = None) -> dict[str, Any] | None:
+    """The group's record (``GroupName``, ``Description``, ``Precedence`` ...), or None if the pool has none."""
+    try:
+        group: dict[str, Any] = call("get_group", UserPoolId=_pool(pool_id), GroupName=name)["Group"]
+    except exc.IdpError as error:
+        if error.code == "resource_not_found":
+            return None
+        raise
+    return group
+
+
+def delete_group(name: str, *, pool_id: str | None = None) -> bool:
+    """Delete a group; False when the pool has no such group."""
+    try:
+        call("delete_group", UserPoolId=_pool(pool_id), GroupName=name)
+    except exc.IdpError as error:
+        if error.code == "resource_not_found":
+            return False
+        raise
+    return True
+
+
+def list_users_in_group(name: str, *, pool_id: str | None = None) -> list[str]:
+    """The usernames of the group's members."""
+    params: dict[str, Any] = {"UserPoolId": _pool(pool_id), "GroupName": name, "Limit": 60}
+    names: list[str] = []
+    while True:
+        page = call("list_users_in_group", **params)
+        names += [u["Username"] for u in page.get("Users", [])]
+        token = page.get("NextToken")
+        if not token:
+            return names
+        params["NextToken"] = token
