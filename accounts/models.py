@@ -22,6 +22,9 @@ class TokenSet(models.Model):
     # Cognito's names for the user: the refresh needs the username when the app client has a secret.
     sub = models.CharField(max_length=255, db_index=True)
     username = models.CharField(max_length=255, blank=True, default="")
+    # The app client the tokens were issued to (the hosted UI's may differ from COGNITO["APP_CLIENT_ID"]): a
+    # refresh token is bound to its client, so the refresh names it (and hashes with its secret). Empty: the site's.
+    client_id = models.CharField(max_length=128, blank=True, default="")
     # Fernet token of the JSON {"id_token", "access_token", "refresh_token"}: no token text in clear.
     ciphertext = models.TextField()
     # When the id and access tokens expire (the earlier of the two): what the refresh looks at.

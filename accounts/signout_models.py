@@ -39,3 +39,37 @@ class GlobalSignOut(models.Model):
 
     def __str__(self) -> str:
         return f"sign-out of {self.username or self.sub} ({self.status})"
+
+
+class EndedSession(models.Model):
+    """A session the site ended on its own because its tokens could not be renewed: who, why, when.
+
+    Written when Cognito refuses a refresh token (revoked, expired, user disabled or deleted) or the stored tokens
+    cannot be decrypted, whether the inline refresh of a page or the Celery refresh found it; read-only in the
+    admin; purged after ``ENDED_SESSION_RETENTION_DAYS`` by beat. Holds no token.
+    """
+
+    class Reason(models.TextChoices):
+        REFRESH_REFUSED = "refresh_refused", "Cognito refused the refresh token (revoked or expired)"
+        USER_DISABLED = "user_disabled", "the user is disabled at Cognito"
+        USER_GONE = "user_not_found", "the user no longer exists at Cognito"
+        UNREADABLE = "unreadable", "the stored tokens could not be decrypted"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="ended_sessions"
+    )
+    sub = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    username = models.CharField(max_length=255, blank=True, default="")
+    token_set = models.CharField(max_length=36, blank=True, default="")  # the id of the deleted TokenSet row
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    # Where the refusal was met: "page" (a request's inline refresh) or "worker" (the Celery refresh).
+    source = models.CharField(max_length=16, blank=True, default="")
+    ended = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        app_label = "accounts"
+        verbose_name = "ended session"
+        ordering = ["-ended"]
+
+    def __str__(self) -> str:
+        return f"session of {self.username or self.sub} ended: {self.reason}"
