@@ -45,7 +45,7 @@ class TokenSet(models.Model):
         return f"tokens of {self.username or self.sub} until {self.expires_at.isoformat()}"
 
 
-from .signout_models import GlobalSignOut  # noqa: E402 - the sign-out state lives in its own module
 from .admin_models import AdminActionResult, AdminActionRun, CognitoGroupMirror  # noqa: E402 - the admin's own state
+from .signout_models import EndedSession, GlobalSignOut  # noqa: E402 - the sign-out state lives in its own module
 
-__all__ = ["AdminActionResult", "AdminActionRun", "CognitoGroupMirror", "GlobalSignOut", "TokenSet"]
+__all__ = ["AdminActionResult", "AdminActionRun", "CognitoGroupMirror", "EndedSession", "GlobalSignOut", "TokenSet"]
