@@ -57,6 +57,17 @@ DEFAULTS: dict[str, Any] = {
     # Identity-pool credentials are reused until this many seconds before they expire.
     "CREDENTIALS_EXPIRY_MARGIN": 120,
     "CREDENTIALS_CACHE_SIZE": 1024,
+    # Cloud Connect login (the third credentials mode): the function that checks the Cloud Connect username and
+    # password, the identity pool that gives the credentials, and the Logins key its token is given under
+    # ("cognito-idp.<region>.amazonaws.com/<user pool id>"). Empty pool and key: COGNITO's identity pool, and
+    # the key of COGNITO's user pool.
+    "CLOUD_CONNECT_AUTH_FUNCTION": os.environ.get("CLOUD_CONNECT_AUTH_FUNCTION", "AuthLambda"),
+    "CLOUD_CONNECT_IDENTITY_POOL_ID": os.environ.get("CLOUD_CONNECT_IDENTITY_POOL_ID", ""),
+    "CLOUD_CONNECT_LOGIN_KEY": os.environ.get("CLOUD_CONNECT_LOGIN_KEY", ""),
+    # Seconds AuthLambda may take before the login fails with a timeout.
+    "CLOUD_CONNECT_AUTH_TIMEOUT": 30,
+    # The privileged credentials are renewed this many seconds before they expire (half-way for short-lived ones).
+    "CLOUD_CONNECT_EXPIRY_MARGIN": 300,
 }
 
 

@@ -134,3 +134,34 @@ class CredentialsUnavailable(LambdaError):
     code = "credentials_unavailable"
     default_detail = "Your AWS credentials could not be obtained from the identity pool."
     audit_status = "credentials_error"
+
+
+class CloudConnectLoginRequired(FunctionForbidden):
+    """The function runs with the caller's Cloud Connect login, and there is none (or it can no longer be renewed)."""
+
+    code = "cloud_connect_login_required"
+    default_detail = (
+        "This function runs with your Cloud Connect login: connect with Cloud Connect first (/dashboard/cloud-connect/)."
+    )
+
+
+class CloudConnectError(DashboardError):
+    """A step of the Cloud Connect login failed; ``step`` says which (1, 2 or 3)."""
+
+    code = "cloud_connect_failed"
+    default_detail = "The Cloud Connect login failed."
+    status_code = 502
+    audit_status = "credentials_error"
+
+    def __init__(self, detail: str | None = None, *, step: int = 0, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.step = step
+        self.extra.setdefault("step", step)
+
+
+class CloudConnectLoginRefused(CloudConnectError):
+    """AuthLambda refused the username and password (its own message is the detail)."""
+
+    code = "cloud_connect_login_refused"
+    default_detail = "Cloud Connect refused the username or password."
+    status_code = 400

@@ -29,6 +29,7 @@ class LambdaFunction(models.Model):
     class Credentials(models.TextChoices):
         SERVER = "server", "the server's own role"
         CALLER = "caller", "the caller's identity-pool credentials"
+        CLOUD_CONNECT = "cloud_connect", "the caller's Cloud Connect login"
 
     name = models.SlugField(max_length=64, unique=True, help_text="Used in URLs: /api/lambdas/<name>/.")
     display_name = models.CharField(max_length=128)
@@ -56,7 +57,7 @@ class LambdaFunction(models.Model):
         help_text="Seconds to wait for a synchronous result (Lambda's own maximum is 900).",
     )
     invocation_type = models.CharField(max_length=16, choices=InvocationType.choices, default=InvocationType.SYNC)
-    credentials = models.CharField(max_length=8, choices=Credentials.choices, default=Credentials.SERVER)
+    credentials = models.CharField(max_length=16, choices=Credentials.choices, default=Credentials.SERVER)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -139,7 +140,7 @@ class Invocation(models.Model):
     function_key = models.CharField(max_length=170, help_text="The name asked for, kept when the function goes.")
     aws_function_name = models.CharField(max_length=170, blank=True)
     invocation_type = models.CharField(max_length=16, blank=True)
-    credentials = models.CharField(max_length=8, blank=True)
+    credentials = models.CharField(max_length=16, blank=True)
     identity_id = models.CharField(max_length=64, blank=True, help_text="Identity-pool id for caller credentials.")
     payload_size = models.PositiveIntegerField(default=0)
     payload_sha256 = models.CharField(max_length=64, blank=True)
@@ -167,3 +168,25 @@ class Invocation(models.Model):
 
     def as_log(self) -> dict[str, Any]:
         return {"id": self.pk, "function": self.function_key, "status": self.status, "error_code": self.error_code}
+
+
+class CloudConnectLogin(models.Model):
+    """A user's Cloud Connect login: the privileged identity-pool credentials and the token that renews them.
+
+    ``secret`` is encrypted with the token store's keys (``TOKEN_ENCRYPTION_KEY``); it never holds the password.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cloud_connect")
+    cloud_username = models.CharField(max_length=150, help_text="The Cloud Connect username logged in with.")
+    identity_id = models.CharField(max_length=64)
+    secret = models.TextField(help_text="Encrypted: the login token and the credentials.")
+    expires_at = models.DateTimeField(help_text="When the credentials expire.")
+    token_expires_at = models.DateTimeField(help_text="When the login token expires: renewal needs a new login.")
+    renewed_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "Cloud Connect login"
+
+    def __str__(self) -> str:
+        return f"{self.cloud_username} ({self.identity_id})"

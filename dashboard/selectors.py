@@ -25,6 +25,8 @@ class Caller:
     token_groups: frozenset[str] = frozenset()
     # The raw Cognito id token (for identity-pool credentials); never logged, never stored.
     id_token: str = field(default="", repr=False)
+    # Where Cloud Connect credentials come from when not the user's stored login (the Python client's memory).
+    cloud_connect: Any = field(default=None, repr=False)
 
     @cached_property
     def groups(self) -> frozenset[str]:

@@ -119,14 +119,14 @@ def invoke(caller: Caller, name: str, raw: RawPayload) -> InvocationResult:
         record.payload = payloads.stored_form(payload, raw.size)
         result = _call(function, caller, raw.data, record)
     except DashboardError as error:
-        _finish(record, error.audit_status, error.status_code, error=error)
+        finish(record, error.audit_status, error.status_code, error=error)
         raise
     except Exception:
         # A bug of ours still leaves a trace of the attempt (the response is the project's JSON 500).
-        _finish(record, Invocation.Status.ERROR, 500, error=DashboardError("Internal error.", code="server_error"))
+        finish(record, Invocation.Status.ERROR, 500, error=DashboardError("Internal error.", code="server_error"))
         raise
     status = Invocation.Status.QUEUED if function.is_event else Invocation.Status.SUCCEEDED
-    _finish(record, status, result.status_code)
+    finish(record, status, result.status_code)
     return result
 
 
@@ -174,6 +174,12 @@ def check_payload(function: LambdaFunction, raw: RawPayload) -> Any:
 
 
 def _client(function: LambdaFunction, caller: Caller, record: Invocation) -> Any:
+    if function.credentials == LambdaFunction.Credentials.CLOUD_CONNECT:
+        from . import cloudconnect  # it calls Lambda through this module
+
+        connect_credentials = cloudconnect.credentials_for(caller)
+        record.identity_id = connect_credentials.identity_id[:64]
+        return aws.caller_client(function.timeout, connect_credentials)
     if function.credentials != LambdaFunction.Credentials.CALLER:
         return aws.server_client(function.timeout)
     if not caller.id_token:
@@ -192,7 +198,11 @@ def _client(function: LambdaFunction, caller: Caller, record: Invocation) -> Any
 
 
 def _call(function: LambdaFunction, caller: Caller, data: bytes, record: Invocation) -> InvocationResult:
-    client = _client(function, caller, record)
+    return call_lambda(function, _client(function, caller, record), data, record)
+
+
+def call_lambda(function: LambdaFunction, client: Any, data: bytes, record: Invocation) -> InvocationResult:
+    """Invoke ``function`` once with ``client``; fills ``record`` and raises ``DashboardError`` on failure."""
     started = time.perf_counter()
     try:
         response = client.invoke(
@@ -284,7 +294,7 @@ def _from_client_error(exc: ClientError, function: LambdaFunction) -> DashboardE
             extra={"aws_error": aws_code},
         )
     if aws_code in _DENIED:
-        if function.credentials == LambdaFunction.Credentials.CALLER:
+        if function.credentials != LambdaFunction.Credentials.SERVER:
             return AwsAccessDenied(extra={"aws_error": aws_code})
         return LambdaError(
             "The server's AWS role may not invoke this function.", code=code, extra={"aws_error": aws_code}
@@ -308,7 +318,7 @@ def _snake(aws_code: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")[:64]
 
 
-def _finish(record: Invocation, status: str, http_status: int, *, error: DashboardError | None = None) -> None:
+def finish(record: Invocation, status: str, http_status: int, *, error: DashboardError | None = None) -> None:
     record.status = status
     record.http_status = http_status
     if error is not None:
