@@ -106,6 +106,27 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
         cache.clear()
 
 
+@pytest.fixture(scope="session")
+def lambda_runtime_server(moto_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The local Lambda runtime (``localaws/lambda_runtime.py``) in front of ``moto_server``: runs real handlers."""
+    from localaws.lambda_runtime import LambdaRuntime
+
+    runtime = LambdaRuntime(moto_server, state_dir=tmp_path_factory.mktemp("lambda-runtime")).start()
+    yield runtime
+    runtime.stop()
+
+
+@pytest.fixture
+def lambda_runtime(aws: str, lambda_runtime_server: Any, settings: Any) -> str:
+    """The site's Lambda client goes to the local runtime (as ``AWS_ENDPOINT_URL_LAMBDA`` does); its URL.
+
+    Functions created through it (``localaws.stack.ensure_functions`` with ``config.aws.get_client("lambda")``)
+    run their code on Invoke; handler output lands in ``<state dir>/logs/<function>.log``.
+    """
+    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {**settings.AWS["ENDPOINT_URLS"], "lambda": lambda_runtime_server.url}}
+    return str(lambda_runtime_server.url)
+
+
 # --- Cognito helper ----------------------------------------------------------------------------------------------
 
 
