@@ -123,8 +123,9 @@ def lambda_runtime(aws: str, lambda_runtime_server: Any, settings: Any) -> str:
     Functions created through it (``localaws.stack.ensure_functions`` with ``config.aws.get_client("lambda")``)
     run their code on Invoke; handler output lands in ``<state dir>/logs/<function>.log``.
     """
-    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {**settings.AWS["ENDPOINT_URLS"], "lambda": lambda_runtime_server.url}}
-    return str(lambda_runtime_server.url)
+    url = str(lambda_runtime_server.url)
+    settings.AWS = {**settings.AWS, "ENDPOINT_URLS": {**settings.AWS["ENDPOINT_URLS"], "lambda": url}}
+    return url
 
 
 # --- Cognito helper ----------------------------------------------------------------------------------------------
