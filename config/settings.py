@@ -63,7 +63,8 @@ ALLOWED_HOSTS: list[str] = _read("DJANGO_ALLOWED_HOSTS", list, ["localhost", "12
 CSRF_TRUSTED_ORIGINS: list[str] = _read("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin on a site that signs in through Cognito (accounts/admin_site.py).
+    "accounts.admin_site.CognitoAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -80,7 +81,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request carries its id (config/logging.py), answered as X-Request-ID.
+    "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT (collectstatic), compressed, with hashed names cached for a year.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -170,7 +175,33 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(_read("DJANGO_STATIC_ROOT", str, str(BASE_DIR / "staticfiles")))
+# collectstatic writes hashed, compressed (gzip, Brotli when installed) copies; WhiteNoise serves them.
+STORAGES: dict[str, Any] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- HTTPS (docs/operations.md) --------------------------------------------------------------------------------
+# DJANGO_HTTPS=true when the site is reached over HTTPS only: secure cookies, redirect to HTTPS (not /healthz, for
+# load balancers' plain checks), HSTS. Behind a proxy that ends TLS, name the header it sets:
+# DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto=https (believed only when the proxy always sets it).
+HTTPS: bool = _read_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS: int = _read("DJANGO_HSTS_SECONDS", int, 31536000) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS: bool = _read_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD: bool = _read_bool("DJANGO_HSTS_PRELOAD", True)
+SECURE_PROXY_SSL_HEADER: tuple[str, str] | None = None
+_proxy_header = _read("DJANGO_SECURE_PROXY_SSL_HEADER", str, "")
+if _proxy_header:
+    _header, _sep, _value = _proxy_header.partition("=")
+    if _sep and _header.strip() and _value.strip():
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _header.strip().upper().replace("-", "_"), _value.strip())
+    else:
+        SETTINGS_ERRORS.append(
+            ("DJANGO_SECURE_PROXY_SSL_HEADER", "expected Header-Name=value, e.g. X-Forwarded-Proto=https")
+        )
 LOGIN_URL = "/accounts/sign-in/"
 LOGIN_REDIRECT_URL = "/dashboard/"
 
@@ -212,6 +243,19 @@ COGNITO: dict[str, Any] = {
     "REVOCATION_MEMO_SECONDS": _read("COGNITO_REVOCATION_MEMO_SECONDS", float, 5.0),
     # More trusted pools, JSON: [{"USER_POOL_ID": ..., "APP_CLIENT_IDS": [...], "ISSUER": ..., "JWKS_URL": ...}].
     "POOLS": _read("COGNITO_POOLS", json.loads, []),
+    # Cognito groups whose members are staff / superusers here, on every sign-in (comma-separated; empty: the
+    # flag is left alone). The defaults are the local AWS's groups.
+    "STAFF_GROUPS": [g.strip() for g in os.environ.get("COGNITO_STAFF_GROUPS", "staff").split(",") if g.strip()],
+    "SUPERUSER_GROUPS": [
+        g.strip() for g in os.environ.get("COGNITO_SUPERUSER_GROUPS", "admins").split(",") if g.strip()
+    ],
+}
+
+# accounts/admin_login.py: the admin signs in through Cognito. REQUIRE_MFA sends an admin without MFA to set it up
+# first; BREAK_GLASS accepts local superuser passwords at /admin/login/ (each use logged as a warning).
+ADMIN_SIGN_IN: dict[str, Any] = {
+    "REQUIRE_MFA": _read_bool("COGNITO_ADMIN_REQUIRE_MFA", not DEBUG),
+    "BREAK_GLASS": _read_bool("COGNITO_ADMIN_BREAK_GLASS", False),
 }
 
 # accounts/hosted.py: sign-in through the hosted UI at COGNITO_DOMAIN (authorization code + PKCE). The client id
@@ -280,6 +324,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 TOKEN_REFRESH_WINDOW: int = _read("TOKEN_REFRESH_WINDOW", int, 300)  # refresh tokens expiring within (s)
 TOKEN_REFRESH_INTERVAL: int = _read("TOKEN_REFRESH_INTERVAL", int, 60)  # how often beat looks (s)
 TOKEN_REFRESH_BATCH_SIZE: int = _read("TOKEN_REFRESH_BATCH_SIZE", int, 50)  # token sets per task
+TOKEN_REFRESH_ATTEMPTS: int = _read("TOKEN_REFRESH_ATTEMPTS", int, 3)  # calls per refresh while throttled/down
+TOKEN_REFRESH_BACKOFF: float = _read("TOKEN_REFRESH_BACKOFF", float, 0.5)  # first retry's mean wait (s), doubling
+ENDED_SESSION_RETENTION_DAYS: int = _read("ENDED_SESSION_RETENTION_DAYS", int, 90)  # records of ended sessions
 SIGN_OUT_RATE: float = _read("COGNITO_SIGN_OUT_RATE", float, 25.0)  # AdminUserGlobalSignOut calls/s (incident)
 INVOCATION_RETENTION_DAYS: int = _read("INVOCATION_RETENTION_DAYS", int, 90)
 HEALTHZ_WORKER_TIMEOUT: float = _read("HEALTHZ_WORKER_TIMEOUT", float, 2.0)
@@ -289,6 +336,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "purge-revocations": {"task": "config.purge_revocations", "schedule": 3600},
     "purge-token-sets": {"task": "config.purge_token_sets", "schedule": 3600},
     "purge-invocations": {"task": "config.purge_invocations", "schedule": 6 * 3600},
+    "purge-ended-sessions": {"task": "accounts.purge_ended_sessions", "schedule": 6 * 3600},
 }
 
 # --- REST framework ------------------------------------------------------------------------------------------
@@ -321,13 +369,31 @@ SPECTACULAR_SETTINGS = {
 # --- Logging -------------------------------------------------------------------------------------------------
 # botocore at DEBUG writes request bodies (passwords, tokens); it is pinned to WARNING whatever the root level.
 LOG_LEVEL: str = _read("DJANGO_LOG_LEVEL", str, "INFO")
+# "json": one JSON object per line with the request id (config/logging.py), the default with DEBUG off; "plain".
+LOG_FORMAT: str = _read("DJANGO_LOG_FORMAT", str, "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    SETTINGS_ERRORS.append(("DJANGO_LOG_FORMAT", f"{LOG_FORMAT!r} is not json or plain"))
+    LOG_FORMAT = "plain"
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # The console handler blanks OAuth values (code, state, tokens) in logged URLs: accounts/log_filters.py.
-    "filters": {"redact_oauth": {"()": "accounts.log_filters.RedactOAuthParameters"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_oauth"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    # The console handler blanks OAuth values (code, state, tokens) in logged URLs: accounts/log_filters.py; and
+    # stamps each record with the id of the request (or Celery task) it belongs to.
+    "filters": {
+        "redact_oauth": {"()": "accounts.log_filters.RedactOAuthParameters"},
+        "request_id": {"()": "config.logging.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact_oauth", "request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # The development server's request lines (query strings included) go through the console handler too.
@@ -340,6 +406,8 @@ LOGGING: dict[str, Any] = {
         "authlib": {"level": "WARNING"},  # its DEBUG lines carry the PKCE verifier
     },
 }
+# A Celery worker keeps these handlers (JSON lines) instead of installing its own plain ones.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # --- Moving existing users into the pool (migrations_tools) --------------------------------------------------
 # Read through migrations_tools/conf.py; rates are requests per second per Cognito quota category.

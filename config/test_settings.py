@@ -15,6 +15,8 @@ PASSWORD_HASHERS = [
 TOKEN_ENCRYPTION_KEY = "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c="  # noqa: S105 - a test-only key
 CELERY_TASK_ALWAYS_EAGER = False
 CACHES = _CACHES
+# No collectstatic before tests: Django's plain storage (production hashes names: STORAGES in settings.py).
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 LOGGING["loggers"]["werkzeug"] = {"level": "WARNING"}  # noqa: F405 - the in-process moto server's access log
 # Placeholders so system checks pass; tests that talk to Cognito configure a real pool (tests/conftest.py).
 COGNITO = {**COGNITO, "USER_POOL_ID": "us-east-1_Placeholder", "APP_CLIENT_ID": "placeholder-client"}  # noqa: F405
