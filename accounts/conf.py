@@ -57,6 +57,12 @@ DEFAULTS: dict[str, Any] = {
     # The app client rotates refresh tokens (RefreshTokenRotation ENABLED): renew with GetTokensFromRefreshToken,
     # which returns a new refresh token that replaces the stored one (the old one then stops working).
     "REFRESH_TOKEN_ROTATION": False,
+    # User admin actions on more users than this run as a Celery task with a progress page.
+    "ADMIN_BULK_THRESHOLD": 50,
+    # Cognito calls per second the user admin's actions make (under the pool's quota, shared with the site).
+    "ADMIN_COGNITO_RATE": 10.0,
+    # Times one user's call is retried with backoff when Cognito throttles before it is reported as throttled.
+    "ADMIN_THROTTLE_RETRIES": 5,
 }
 
 
