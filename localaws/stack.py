@@ -8,6 +8,8 @@ first so that running it twice changes nothing. Processes are detached and track
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -30,52 +32,55 @@ from django.test import override_settings
 from cognito_backend.clients import get_client, reset_clients
 from config import aws as site_aws
 
+from . import template
+
 STATE_DIR = Path(settings.BASE_DIR) / ".localaws"
 DOTENV = Path(settings.BASE_DIR) / ".env"
 
 POOL_NAME = "cognito-django-demo"
-CLIENT_NAME = "web"
 IDENTITY_POOL_NAME = "cognito_django_demo"
-GROUPS = {
-    "admins": "Site administrators (Django superusers).",
-    "staff": "Staff (Django is_staff).",
-    "users": "Everyone who signs in.",
-}
 DEMO_USERNAME = os.environ.get("LOCALAWS_DEMO_USERNAME", "demo")
 DEMO_PASSWORD = os.environ.get("LOCALAWS_DEMO_PASSWORD", "Demo-pass-1234")
 DEMO_EMAIL = os.environ.get("LOCALAWS_DEMO_EMAIL", "demo@example.com")
 LAMBDA_ROLE = "cognito-django-demo-lambda"
 CALLBACK_URLS = ["http://127.0.0.1:8000/accounts/callback/", "http://localhost:8000/accounts/callback/"]
 LOGOUT_URLS = ["http://127.0.0.1:8000/", "http://localhost:8000/"]
-
-PASSWORD_POLICY = {
-    "MinimumLength": 8,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": False,
-    "TemporaryPasswordValidityDays": 7,
+# The values of deploy/cognito.yaml's parameters here: the pool, clients, groups and identity pool are created
+# from the template's own properties (localaws/template.py); the server's client has no secret locally.
+TEMPLATE_PARAMETERS: dict[str, Any] = {
+    "PoolName": POOL_NAME,
+    "IdentityPoolName": IDENTITY_POOL_NAME,
+    "DomainPrefix": "localaws",
+    "CallbackUrls": CALLBACK_URLS,
+    "LogoutUrls": LOGOUT_URLS,
+    "ServerClientSecret": "false",
 }
 
-# The sample functions' code, shipped in the zip (moto stores it; with use_docker off it does not run it).
-SAMPLE_FUNCTIONS: dict[str, dict[str, str]] = {
+# The pool's password policy as deploy/cognito.yaml sets it (cognito-local's hosted-UI pool gets it too).
+PASSWORD_POLICY: dict[str, Any] = template.load()["Resources"]["UserPool"]["Properties"]["Policies"]["PasswordPolicy"]
+
+LAMBDAS_DIR = Path(settings.BASE_DIR) / "lambdas"
+
+# The sample functions: plain Lambda handlers in ``lambdas/`` (with their data files), zipped as deployed. The local
+# Lambda runtime (``localaws/lambda_runtime.py``) runs them; moto alone would only echo the payload.
+SAMPLE_FUNCTIONS: dict[str, dict[str, Any]] = {
     "AuthLambda": {
-        "description": "Returns who the caller is, as the identity pool sees them.",
-        "code": (
-            "def handler(event, context):\n"
-            "    return {'statusCode': 200, 'identity': getattr(context, 'identity', None) and "
-            "context.identity.cognito_identity_id}\n"
-        ),
+        "description": "Signs a Cloud Connect user in; answers the account and its ID token.",
+        "module": "auth_lambda",
+        "files": [],
     },
     "ThingLambda": {
-        "description": 'Lists things; takes {"action": "LIST"}.',
-        "code": "def handler(event, context):\n    return {'things': [], 'action': event.get('action')}\n",
+        "description": 'Lists and gets things; takes {"action": "LIST"} or {"action": "GET", "id": ...}.',
+        "module": "thing_lambda",
+        "files": ["data/things.json"],
     },
     "ObservationLambda": {
-        "description": "Searches observations with an Elasticsearch-style query.",
-        "code": "def handler(event, context):\n    return {'hits': {'total': 0, 'hits': []}}\n",
+        "description": "FIND and COUNT over observations with a subset of Elasticsearch's query DSL.",
+        "module": "observation_lambda",
+        "files": ["data/observations.json"],
     },
 }
+SAMPLE_TIMEOUT = 10
 
 
 class LocalAwsError(Exception):
@@ -237,6 +242,28 @@ def oauth_front_process(upstream: str, port: int | None = None) -> ManagedProces
     )
 
 
+def lambda_runtime_process(upstream: str, port: int | None = None) -> ManagedProcess:
+    """The local Lambda runtime (``localaws.lambda_runtime``) in front of moto; AWS_ENDPOINT_URL_LAMBDA points here."""
+    port = port or int(os.environ.get("LOCALAWS_LAMBDA_RUNTIME_PORT", "5001"))
+    return ManagedProcess(
+        name="lambda-runtime",
+        port=port,
+        argv=[
+            sys.executable,
+            "-m",
+            "localaws.lambda_runtime",
+            "--port",
+            str(port),
+            "--upstream",
+            upstream,
+            "--state-dir",
+            str(STATE_DIR / "lambda-runtime"),
+        ],
+        ready_path="/localaws/health",
+        cwd=Path(settings.BASE_DIR),
+    )
+
+
 HOSTED_POOL_NAME = "cognito-django-hosted-ui"
 HOSTED_CLIENT_NAME = "hosted-ui"
 
@@ -319,9 +346,12 @@ class Provisioned:
     identity_pool_id: str
     functions: dict[str, str]
     created: list[str]
+    lambda_endpoint: str = ""
 
     def env(self) -> dict[str, str]:
+        lambda_endpoint = {"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint} if self.lambda_endpoint else {}
         return {
+            **lambda_endpoint,
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
             "AWS_DEFAULT_REGION": self.region,
@@ -334,13 +364,13 @@ class Provisioned:
         }
 
 
-def _aws_override(endpoint: str, region: str) -> Any:
+def _aws_override(endpoint: str, region: str, endpoints: dict[str, str] | None = None) -> Any:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     options = {
         "REGION": region,
         "ENDPOINT_URL": endpoint,
-        "ENDPOINT_URLS": {},
+        "ENDPOINT_URLS": dict(endpoints or {}),
         "CONNECT_TIMEOUT": 2.0,
         "READ_TIMEOUT": 30.0,
         "MAX_ATTEMPTS": 3,
@@ -348,91 +378,75 @@ def _aws_override(endpoint: str, region: str) -> Any:
     return override_settings(AWS=options, COGNITO_AWS=options)
 
 
-def _lambda_zip(code: str) -> bytes:
+def sample_zip(name: str) -> bytes:
+    """The deployment package of sample function ``name``: its handler and data files, byte for byte the same
+    every time (fixed timestamps), so an unchanged function is recognised by its CodeSha256."""
+    spec = SAMPLE_FUNCTIONS[name]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("handler.py", code)
+        for relative in [f"{spec['module']}.py", *spec["files"]]:
+            info = zipfile.ZipInfo(relative, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, (LAMBDAS_DIR / relative).read_bytes())
     return buffer.getvalue()
 
 
-def ensure_user_pool(idp: Any, created: list[str]) -> str:
+def code_sha256(package: bytes) -> str:
+    """Lambda's ``CodeSha256`` of a deployment package."""
+    return base64.b64encode(hashlib.sha256(package).digest()).decode()
+
+
+def ensure_user_pool(idp: Any, created: list[str], region: str = "us-east-1") -> str:
+    properties = local_template(region).properties("UserPool")
+    name = properties.pop("UserPoolName")
     for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
         for pool in page["UserPools"]:
-            if pool["Name"] == POOL_NAME:
+            if pool["Name"] == name:
                 return str(pool["Id"])
-    response = idp.create_user_pool(
-        PoolName=POOL_NAME,
-        Policies={"PasswordPolicy": PASSWORD_POLICY},
-        AliasAttributes=["email"],
-        AutoVerifiedAttributes=["email"],
-        UsernameConfiguration={"CaseSensitive": False},
-        MfaConfiguration="OPTIONAL",
-        Schema=[
-            {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True},
-            {
-                "Name": "telnum",
-                "AttributeDataType": "String",
-                "Mutable": True,
-                "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "32"},
-            },
-        ],
-    )
-    created.append(f"user pool {POOL_NAME}")
+    # CloudFormation's EnabledMfas is SetUserPoolMfaConfig in the API; moto offers TOTP by its environment.
+    properties.pop("EnabledMfas", None)
+    response = idp.create_user_pool(PoolName=name, **properties)
+    created.append(f"user pool {name}")
     return str(response["UserPool"]["Id"])
 
 
-def ensure_app_client(idp: Any, pool_id: str, created: list[str]) -> str:
+def ensure_app_clients(idp: Any, pool_id: str, created: list[str], region: str = "us-east-1") -> dict[str, str]:
+    """Every app client of the template, by logical id (ServerClient, HostedUiClient)."""
+    resolver = local_template(region, {"UserPool": pool_id})
+    existing: dict[str, str] = {}
     for page in idp.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
-        for client in page["UserPoolClients"]:
-            if client["ClientName"] == CLIENT_NAME:
-                return str(client["ClientId"])
-    response = idp.create_user_pool_client(
-        UserPoolId=pool_id,
-        ClientName=CLIENT_NAME,
-        GenerateSecret=False,
-        ExplicitAuthFlows=[
-            "ALLOW_USER_PASSWORD_AUTH",
-            "ALLOW_USER_SRP_AUTH",
-            "ALLOW_REFRESH_TOKEN_AUTH",
-            "ALLOW_ADMIN_USER_PASSWORD_AUTH",
-        ],
-        SupportedIdentityProviders=["COGNITO"],
-        CallbackURLs=CALLBACK_URLS,
-        LogoutURLs=LOGOUT_URLS,
-        AllowedOAuthFlows=["code"],
-        AllowedOAuthScopes=["openid", "email", "profile"],
-        AllowedOAuthFlowsUserPoolClient=True,
-        EnableTokenRevocation=True,
-        PreventUserExistenceErrors="ENABLED",
-    )
-    created.append(f"app client {CLIENT_NAME}")
-    return str(response["UserPoolClient"]["ClientId"])
-
-
-def ensure_groups(idp: Any, pool_id: str, created: list[str]) -> None:
-    existing = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id).get("Groups", [])}
-    for name, description in GROUPS.items():
+        existing.update({str(c["ClientName"]): str(c["ClientId"]) for c in page["UserPoolClients"]})
+    ids: dict[str, str] = {}
+    for logical_id in template.resources_of("AWS::Cognito::UserPoolClient"):
+        properties = resolver.properties(logical_id)
+        name = properties["ClientName"]
         if name not in existing:
-            idp.create_group(UserPoolId=pool_id, GroupName=name, Description=description)
-            created.append(f"group {name}")
+            existing[name] = str(idp.create_user_pool_client(**properties)["UserPoolClient"]["ClientId"])
+            created.append(f"app client {name}")
+        ids[logical_id] = existing[name]
+    return ids
 
 
-def ensure_identity_pool(identity: Any, region: str, pool_id: str, client_id: str, created: list[str]) -> str:
+def ensure_groups(idp: Any, pool_id: str, created: list[str], region: str = "us-east-1") -> None:
+    resolver = local_template(region, {"UserPool": pool_id})
+    existing = {g["GroupName"] for g in idp.list_groups(UserPoolId=pool_id).get("Groups", [])}
+    for logical_id in template.resources_of("AWS::Cognito::UserPoolGroup"):
+        properties = resolver.properties(logical_id)
+        if properties["GroupName"] not in existing:
+            idp.create_group(**properties)
+            created.append(f"group {properties['GroupName']}")
+
+
+def ensure_identity_pool(identity: Any, region: str, ids: dict[str, str], created: list[str]) -> str:
+    """The identity pool; ``ids`` holds the user pool's and app clients' ids by logical id. Its roles are not
+    attached locally: moto does not check IAM."""
+    properties = local_template(region, ids).properties("IdentityPool")
     for pool in identity.list_identity_pools(MaxResults=60).get("IdentityPools", []):
-        if pool["IdentityPoolName"] == IDENTITY_POOL_NAME:
+        if pool["IdentityPoolName"] == properties["IdentityPoolName"]:
             return str(pool["IdentityPoolId"])
-    response = identity.create_identity_pool(
-        IdentityPoolName=IDENTITY_POOL_NAME,
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
-                "ClientId": client_id,
-                "ServerSideTokenCheck": False,
-            }
-        ],
-    )
-    created.append(f"identity pool {IDENTITY_POOL_NAME}")
+    response = identity.create_identity_pool(**properties)
+    created.append(f"identity pool {properties['IdentityPoolName']}")
     return str(response["IdentityPoolId"])
 
 
@@ -452,25 +466,43 @@ def ensure_lambda_role(iam: Any, created: list[str]) -> str:
     return str(response["Role"]["Arn"])
 
 
-def ensure_functions(lam: Any, role_arn: str, created: list[str]) -> dict[str, str]:
+def ensure_functions(
+    lam: Any, role_arn: str, created: list[str], environments: dict[str, dict[str, str]] | None = None
+) -> dict[str, str]:
+    """Creates the sample functions, or brings their code, handler and environment up to date."""
     arns: dict[str, str] = {}
     for name, spec in SAMPLE_FUNCTIONS.items():
+        package = sample_zip(name)
+        handler = f"{spec['module']}.handler"
+        variables = dict((environments or {}).get(name, {}))
         try:
-            arns[name] = str(lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"])
-            continue
+            configuration = lam.get_function(FunctionName=name)["Configuration"]
         except lam.exceptions.ResourceNotFoundException:
-            pass
-        response = lam.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role_arn,
-            Handler="handler.handler",
-            Code={"ZipFile": _lambda_zip(spec["code"])},
-            Description=spec["description"],
-            Timeout=10,
-        )
-        arns[name] = str(response["FunctionArn"])
-        created.append(f"Lambda function {name}")
+            configuration = None
+        if configuration is None:
+            response = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler=handler,
+                Code={"ZipFile": package},
+                Description=spec["description"],
+                Timeout=SAMPLE_TIMEOUT,
+                Environment={"Variables": variables},
+            )
+            arns[name] = str(response["FunctionArn"])
+            created.append(f"Lambda function {name}")
+            continue
+        arns[name] = str(configuration["FunctionArn"])
+        if configuration.get("CodeSha256") != code_sha256(package):
+            lam.update_function_code(FunctionName=name, ZipFile=package)
+            created.append(f"code of Lambda function {name}")
+        current = (configuration.get("Environment") or {}).get("Variables") or {}
+        if configuration.get("Handler") != handler or current != variables:
+            lam.update_function_configuration(
+                FunctionName=name, Handler=handler, Environment={"Variables": variables}, Timeout=SAMPLE_TIMEOUT
+            )
+            created.append(f"configuration of Lambda function {name}")
     return arns
 
 
@@ -502,26 +534,41 @@ def configure_moto(endpoint: str) -> None:
     requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=5)
 
 
-def provision(endpoint: str, region: str = "us-east-1") -> Provisioned:
-    """Create (or find) everything the demo needs in the stand-in at ``endpoint``."""
+def provision(endpoint: str, region: str = "us-east-1", lambda_endpoint: str = "") -> Provisioned:
+    """Create (or find) everything the demo needs in the stand-in at ``endpoint``.
+
+    With ``lambda_endpoint`` (the local Lambda runtime) the functions are created through it, which keeps their
+    code to run it; AuthLambda gets the pool and app client in its environment.
+    """
     created: list[str] = []
     configure_moto(endpoint)
-    with _aws_override(endpoint, region):
+    with _aws_override(endpoint, region, {"lambda": lambda_endpoint} if lambda_endpoint else None):
         reset_clients()
         site_aws.reset_clients()
         try:
             idp = get_client("cognito-idp")
-            pool_id = ensure_user_pool(idp, created)
-            client_id = ensure_app_client(idp, pool_id, created)
-            ensure_groups(idp, pool_id, created)
-            identity_pool_id = ensure_identity_pool(get_client("cognito-identity"), region, pool_id, client_id, created)
+            pool_id = ensure_user_pool(idp, created, region)
+            clients = ensure_app_clients(idp, pool_id, created, region)
+            client_id = clients["ServerClient"]
+            ensure_groups(idp, pool_id, created, region)
+            identity_pool_id = ensure_identity_pool(
+                get_client("cognito-identity"), region, {"UserPool": pool_id, **clients}, created
+            )
             role_arn = ensure_lambda_role(site_aws.get_client("iam"), created)
-            functions = ensure_functions(site_aws.get_client("lambda"), role_arn, created)
+            auth_environment = {"USER_POOL_ID": pool_id, "APP_CLIENT_ID": client_id}
+            secret = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"].get(
+                "ClientSecret"
+            )
+            if secret:
+                auth_environment["APP_CLIENT_SECRET"] = str(secret)
+            functions = ensure_functions(
+                site_aws.get_client("lambda"), role_arn, created, {"AuthLambda": auth_environment}
+            )
             ensure_demo_user(idp, pool_id, created)
         finally:
             reset_clients()
             site_aws.reset_clients()
-    return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created)
+    return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created, lambda_endpoint)
 
 
 def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
