@@ -66,7 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "CREATE_USERS": True,
     # Django groups that mirror Cognito groups; membership of other groups is never touched. "*" means all.
     "MANAGED_GROUPS": [],
-    # Cognito groups that make a user staff / superuser (and revoke it when the user leaves them).
+    # Cognito groups that make a user staff / superuser (and revoke it when the user leaves them); members of a
+    # superuser group are staff too.
     "STAFF_GROUPS": [],
     "SUPERUSER_GROUPS": [],
     # How long the user behind a sub is cached in memory (seconds); user saves invalidate it at once.

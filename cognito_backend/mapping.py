@@ -439,7 +439,7 @@ class UserMapper:
 
     def map_groups(self, user: Any, token: VerifiedToken) -> None:
         """Mirror ``cognito:groups`` onto Django groups listed in ``MANAGED_GROUPS`` ("*": all), both ways, and
-        set ``is_staff``/``is_superuser`` from ``STAFF_GROUPS``/``SUPERUSER_GROUPS`` when those are set."""
+        set ``is_staff``/``is_superuser`` from the groups (``map_flags``)."""
         managed = [str(g) for g in cognito_settings.MANAGED_GROUPS]
         token_groups = set(token.groups)
         if managed:
@@ -455,13 +455,21 @@ class UserMapper:
                 user.groups.add(*to_add)
             if to_remove:
                 user.groups.remove(*to_remove)
+        self.map_flags(user, token_groups)
+
+    def map_flags(self, user: Any, groups: set[str] | frozenset[str]) -> list[str]:
+        """Set ``is_staff`` / ``is_superuser`` from the user's Cognito ``groups``, granted and taken away alike;
+        the flags whose group settings are empty are left alone. A superuser group makes its members staff too
+        (the admin lets in staff only). Saves and returns the flags that changed."""
+        superuser_groups = {str(g) for g in cognito_settings.SUPERUSER_GROUPS or []}
+        staff_groups = {str(g) for g in cognito_settings.STAFF_GROUPS or []} | superuser_groups
         changed: list[str] = []
-        for flag, setting in (("is_staff", "STAFF_GROUPS"), ("is_superuser", "SUPERUSER_GROUPS")):
-            groups = set(getattr(cognito_settings, setting) or [])
-            if groups and hasattr(user, flag):
-                value = bool(token_groups & groups)
+        for flag, wanted in (("is_staff", staff_groups), ("is_superuser", superuser_groups)):
+            if wanted and hasattr(user, flag):
+                value = bool(set(groups) & wanted)
                 if getattr(user, flag) != value:
                     setattr(user, flag, value)
                     changed.append(flag)
         if changed:
             user.save(update_fields=changed)
+        return changed
