@@ -80,6 +80,8 @@ class Connection:
     token_expires_at: float
     credentials: aws.CallerCredentials
     account: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The Logins key the token is given under in step 3.
+    provider: str = ""
 
     @property
     def expires_at(self) -> float:
@@ -99,10 +101,13 @@ def identity_pool_id() -> str:
     return str(dashboard_settings.CLOUD_CONNECT_IDENTITY_POOL_ID or cognito_settings.IDENTITY_POOL_ID or "")
 
 
-def login_key() -> str:
+def login_key(provider: str = "") -> str:
+    """The setting; else the provider AuthLambda named (``account.credentials.provider``); else COGNITO's pool."""
     configured = str(dashboard_settings.CLOUD_CONNECT_LOGIN_KEY or "")
     if configured:
         return configured
+    if provider:
+        return provider
     return f"cognito-idp.{cognito_settings.REGION}.amazonaws.com/{cognito_settings.USER_POOL_ID}"
 
 
@@ -183,8 +188,9 @@ def _message(answer: Any) -> str:
 @sensitive_variables("password", "payload")
 def authenticate(
     username: str, password: str, credentials: aws.CallerCredentials, *, user: Any = None
-) -> tuple[str, dict[str, Any]]:
-    """Step 2: AuthLambda with the unauthenticated credentials; the token and the account (without credentials).
+) -> tuple[str, str, dict[str, Any]]:
+    """Step 2: AuthLambda with the unauthenticated credentials: the token, the provider it names (may be empty)
+    and the account without its credentials.
 
     The attempt is audited like any invocation, with the payload's size only.
     """
@@ -202,9 +208,7 @@ def authenticate(
     )
     try:
         try:
-            result = services.call_lambda(
-                function, aws.caller_client(function.timeout, credentials), payload, record
-            )
+            result = services.call_lambda(function, aws.caller_client(function.timeout, credentials), payload, record)
         except FunctionFailed as error:
             message = str(error.extra.get("error_message") or error.extra.get("error_type") or error.detail)
             raise CloudConnectLoginRefused(message, step=2) from None
@@ -223,18 +227,18 @@ def authenticate(
         services.finish(record, error.audit_status, error.status_code, error=error)
         raise
     services.finish(record, Invocation.Status.SUCCEEDED, result.status_code)
-    assert isinstance(account, dict)
+    assert isinstance(account, dict) and isinstance(creds, dict)
     public = {key: value for key, value in account.items() if key != "credentials"}
-    return token, public
+    return token, str(creds.get("provider") or ""), public
 
 
-def privileged_credentials(identity_id: str, token: str) -> aws.CallerCredentials:
+def privileged_credentials(identity_id: str, token: str, provider: str = "") -> aws.CallerCredentials:
     """Step 3: GetCredentialsForIdentity with the token under the login key.
 
     The unauthenticated identity is tried first (Cognito links the login to it); when the pool refuses that
     (the login already has an identity of its own), the login's identity is looked up with GetId.
     """
-    logins = {login_key(): token}
+    logins = {login_key(provider): token}
     try:
         try:
             answer = idp.call_service(
@@ -271,10 +275,10 @@ def login(username: str, password: str, *, steps: list[Step] | None = None, user
         anonymous = unauthenticated_credentials()
         steps[0].status = "done"
         current = 2
-        token, account = authenticate(username, password, anonymous, user=user)
+        token, provider, account = authenticate(username, password, anonymous, user=user)
         steps[1].status = "done"
         current = 3
-        privileged = privileged_credentials(anonymous.identity_id, token)
+        privileged = privileged_credentials(anonymous.identity_id, token, provider)
         steps[2].status = "done"
     except DashboardError as error:
         steps[current - 1].status = "failed"
@@ -289,6 +293,7 @@ def login(username: str, password: str, *, steps: list[Step] | None = None, user
         token_expires_at=token_expiry(token) or privileged.expires_at,
         credentials=privileged,
         account=account,
+        provider=provider,
     )
 
 
@@ -299,7 +304,7 @@ def renew(connection: Connection) -> Connection:
             "Your Cloud Connect login has expired: connect with Cloud Connect again (/dashboard/cloud-connect/)."
         )
     try:
-        privileged = privileged_credentials(connection.identity_id, connection.token)
+        privileged = privileged_credentials(connection.identity_id, connection.token, connection.provider)
     except CloudConnectError as error:
         if error.code == "cloud_connect_identity_refused":  # the token is no longer accepted: a new login
             raise CloudConnectLoginRequired(
@@ -314,6 +319,7 @@ def renew(connection: Connection) -> Connection:
         token_expires_at=connection.token_expires_at,
         credentials=privileged,
         account=connection.account,
+        provider=connection.provider,
     )
 
 
@@ -337,6 +343,7 @@ def _seal(connection: Connection) -> str:
         "session_token": credentials.session_token,
         "refresh_at": credentials.refresh_at,
         "account": connection.account,
+        "provider": connection.provider,
     }
     return token_store.fernet().encrypt(json.dumps(data).encode()).decode()
 
@@ -362,6 +369,7 @@ def _open(row: CloudConnectLogin) -> Connection | None:
         token_expires_at=_timestamp(row.token_expires_at),
         credentials=credentials,
         account=dict(data.get("account") or {}),
+        provider=str(data.get("provider") or ""),
     )
 
 

@@ -141,7 +141,8 @@ class CloudConnectLoginRequired(FunctionForbidden):
 
     code = "cloud_connect_login_required"
     default_detail = (
-        "This function runs with your Cloud Connect login: connect with Cloud Connect first (/dashboard/cloud-connect/)."
+        "This function runs with your Cloud Connect login: "
+        "connect with Cloud Connect first (/dashboard/cloud-connect/)."
     )
 
 

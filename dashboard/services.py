@@ -99,21 +99,46 @@ _DENIED = {
 
 def invoke(caller: Caller, name: str, raw: RawPayload) -> InvocationResult:
     """Invoke function ``name`` with ``raw`` for ``caller``; raises ``DashboardError`` (after auditing)."""
-    record = Invocation(
+    record = _record(caller, name, raw)
+    try:
+        function = selectors.function_by_name(name)
+    except DashboardError as error:
+        finish(record, error.audit_status, error.status_code, error=error)
+        raise
+    return _invoke(caller, function, raw, record, check_access=True)
+
+
+def invoke_function(
+    caller: Caller, function: LambdaFunction, raw: RawPayload, *, check_access: bool = False
+) -> InvocationResult:
+    """Invoke ``function`` (a registry row or an unsaved one) for ``caller``, as ``invoke`` does.
+
+    The Python client calls this with its Cloud Connect login: the identity's AWS permissions decide.
+    """
+    return _invoke(caller, function, raw, _record(caller, function.name, raw), check_access=check_access)
+
+
+def _record(caller: Caller, name: str, raw: RawPayload) -> Invocation:
+    return Invocation(
         user=caller.user if getattr(caller.user, "pk", None) else None,
         username=caller.username[:150],
         function_key=payloads.storable(name[:170]),
         payload_size=raw.size,
         payload_sha256=payloads.sha256(raw.data) if raw.complete else "",
     )
+
+
+def _invoke(
+    caller: Caller, function: LambdaFunction, raw: RawPayload, record: Invocation, *, check_access: bool
+) -> InvocationResult:
     try:
-        function = selectors.function_by_name(name)
-        record.function = function
+        if function.pk is not None:
+            record.function = function
         record.function_key = function.name
         record.aws_function_name = function.function_name
         record.invocation_type = function.invocation_type
         record.credentials = function.credentials
-        if not selectors.may_call(caller, function):
+        if check_access and not selectors.may_call(caller, function):
             raise FunctionForbidden(f"You may not call {function.name!r}.")
         payload = check_payload(function, raw)
         record.payload = payloads.stored_form(payload, raw.size)
