@@ -28,7 +28,7 @@ from dashboard.models import CloudConnectLogin, Invocation, LambdaFunction
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "Cloud-Passw0rd-9"  # noqa: S105 - the test user's
+PASSWORD = "Cloud-Passw0rd-9"
 
 
 @dataclasses.dataclass
@@ -100,7 +100,10 @@ def page(site_user: Any) -> Client:
 
 @pytest.fixture
 def connect_thing(sample_functions: Any, make_function: Any) -> LambdaFunction:
-    return make_function("thing", "ThingLambda", credentials=LambdaFunction.Credentials.CLOUD_CONNECT)
+    function: LambdaFunction = make_function(
+        "thing", "ThingLambda", credentials=LambdaFunction.Credentials.CLOUD_CONNECT
+    )
+    return function
 
 
 def connect(page: Client, username: str = "alice", password: str = PASSWORD) -> Any:
@@ -385,7 +388,7 @@ def test_management_command_reports_a_refused_login(
     )
     monkeypatch.setenv("CLOUD_CONNECT_USERNAME", "alice")
     monkeypatch.setenv("CLOUD_CONNECT_PASSWORD", "not-it-1A")
-    with pytest.raises(CommandError, match="cloud_connect_login_refused: Incorrect username or password.") as info:
+    with pytest.raises(CommandError, match=r"cloud_connect_login_refused: Incorrect username or password\.") as info:
         call_command("cloudconnect", "invoke", "ThingLambda", "{}")
     assert "not-it-1A" not in str(info.value)
     assert len(lambda_faults.requests) == 1
