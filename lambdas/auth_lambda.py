@@ -19,7 +19,7 @@ Answer (a normal result)::
         "sub": "0b6c...",
         "email": "demo@example.com",          # "" when the user has none
         "groups": ["users"],                  # cognito:groups
-        "attributes": {"email": ..., "given_name": ..., "custom:telnum": ...},   # from the ID token
+        "attributes": {"email": ..., "given_name": ..., "custom:telnum": ...},   # GetUser's, else the token's
         "credentials": {
             "token": "<Cognito ID token>",
             "provider": "cognito-idp.<region>.amazonaws.com/<pool id>",           # the Logins key
@@ -180,11 +180,17 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     attributes = {
         key: value for key, value in token_claims.items() if key not in _NOT_ATTRIBUTES and isinstance(value, str)
     }
+    try:
+        # The pool's own list of the user's attributes (an ID token may carry fewer).
+        user = client().get_user(AccessToken=str(result["AccessToken"]))
+        attributes.update({str(a["Name"]): str(a["Value"]) for a in user.get("UserAttributes", [])})
+    except (ClientError, BotoCoreError):
+        pass
     return {
         "account": {
             "username": str(token_claims.get("cognito:username", username)),
             "sub": str(token_claims.get("sub", "")),
-            "email": str(token_claims.get("email", "")),
+            "email": attributes.get("email", ""),
             "groups": list(token_claims.get("cognito:groups") or []),
             "attributes": attributes,
             "credentials": {

@@ -184,9 +184,10 @@ def clause(value: Any, path: str) -> tuple[list[Predicate], float]:
 
 
 def _aggregation(name: str, value: Any, path: str) -> tuple[str, int]:
+    for nested in ("aggs", "aggregations"):
+        if nested in _object(value, path):
+            raise QueryError(f"{path}.{nested}: sub-aggregations are not supported.")
     kind, spec = _single(value, path)
-    if kind in {"aggs", "aggregations"}:
-        raise QueryError(f"{path}.{kind}: sub-aggregations are not supported.")
     if kind != "terms":
         raise QueryError(f"{path}.{kind}: not supported; this function has terms aggregations only.")
     spec = _object(spec, f"{path}.terms")
