@@ -215,7 +215,7 @@ def complete(request: HttpRequest) -> str:
     next_url = _next_url_from(request, str(state_data.get("next") or ""))
     login(request, user, backend="cognito_backend.backends.CognitoBackend")  # rotates the session key
     try:
-        token_store.store(request, verified.tokens)
+        token_store.store(request, verified.tokens, client_id=client_id())
     except (exc.CognitoError, ValueError) as error:  # no half sign-in: without its tokens the session ends
         logout(request)
         logger.warning(

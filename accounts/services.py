@@ -591,13 +591,23 @@ def otpauth_uri(secret: str, account: str) -> str:
     return f"otpauth://totp/{label}?{urlencode({'secret': secret, 'issuer': issuer})}"
 
 
-def refresh(refresh_token: str, username: str = "") -> Tokens:
-    """New id and access tokens; a rotated refresh token replaces the old one when the pool rotates them."""
+def refresh(
+    refresh_token: str,
+    username: str = "",
+    *,
+    client_id: str = "",
+    client_secret: str | None = None,
+    max_attempts: int | None = None,
+) -> Tokens:
+    """New id and access tokens; a rotated refresh token replaces the old one when the pool rotates them.
+    ``client_id``/``client_secret``: the app client that received the refresh token, when not the site's."""
     try:
         if conf.accounts_settings.REFRESH_TOKEN_ROTATION:
-            answer = _refresh_rotating(refresh_token)
+            answer = _refresh_rotating(refresh_token, client_id, client_secret, max_attempts)
         else:
-            answer = idp.refresh(refresh_token, username)
+            answer = idp.refresh(
+                refresh_token, username, client_id=client_id, client_secret=client_secret, max_attempts=max_attempts
+            )
     except exc.UserNotFound as error:
         raise exc.NotAuthorized("The refresh token is not valid.") from error
     except exc.NotAuthorized as error:
@@ -605,12 +615,16 @@ def refresh(refresh_token: str, username: str = "") -> Tokens:
     return _tokens(answer.get("AuthenticationResult") or {}, refresh_token)
 
 
-def _refresh_rotating(refresh_token: str) -> dict[str, Any]:
+def _refresh_rotating(
+    refresh_token: str, client_id: str = "", client_secret: str | None = None, max_attempts: int | None = None
+) -> dict[str, Any]:
     """GetTokensFromRefreshToken (app clients that rotate refresh tokens): the answer carries the new one."""
-    params: dict[str, Any] = {"RefreshToken": refresh_token, "ClientId": str(cognito_settings.APP_CLIENT_ID)}
-    if cognito_settings.APP_CLIENT_SECRET:
-        params["ClientSecret"] = str(cognito_settings.APP_CLIENT_SECRET)
-    return idp.call("get_tokens_from_refresh_token", **params)
+    params: dict[str, Any] = {"RefreshToken": refresh_token}
+    params["ClientId"] = client_id or str(cognito_settings.APP_CLIENT_ID)
+    secret = client_secret if client_id else str(cognito_settings.APP_CLIENT_SECRET or "")
+    if secret:
+        params["ClientSecret"] = secret
+    return idp.call("get_tokens_from_refresh_token", max_attempts=max_attempts, **params)
 
 
 # --- passwords ------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.conf import settings
 from cognito_backend import exceptions as exc
 
 from . import signout, token_store
-from .models import TokenSet
+from .models import EndedSession, TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def refresh_token_sets(ids: list[str]) -> dict[str, int]:
         try:
             before = token_set.version
             token_store.refresh_if_needed(token_set, margin=window)
-        except (token_store.TokenSetEnded, token_store.TokenSetUnreadable):
+        except (token_store.TokenSetEnded, token_store.TokenSetUnreadable) as error:
             counts["ended"] += 1
-            end_sessions_of(token_set)
+            end_sessions_of(token_set, error.reason)
             continue
         except exc.CognitoError as error:
             counts["failed"] += 1
@@ -99,11 +99,34 @@ def refresh_token_sets(ids: list[str]) -> dict[str, int]:
     return counts
 
 
-def end_sessions_of(token_set: TokenSet) -> None:
-    """The Django session that held a token set Cognito refused ends (its row is already gone)."""
+def end_sessions_of(token_set: TokenSet, reason: str = "") -> None:
+    """The Django session that held a token set Cognito refused (or no key opens) ends, and why is recorded
+    (``reason`` empty: the row was already gone, whoever removed it accounted for it)."""
+    if reason:
+        token_store.record_ended(token_set, reason, source="worker")
     TokenSet.objects.filter(pk=token_set.pk).delete()
     try:
         signout.delete_sessions([token_set.user_id], token_set_id=str(token_set.pk))
     except Exception:
         logger.exception("the session of token set %s could not be deleted", token_set.pk)
-    logger.info("token set %s of sub=%s ended: Cognito refused its refresh token", token_set.pk, token_set.sub)
+    logger.info("token set %s of sub=%s ended: %s", token_set.pk, token_set.sub, reason or "already gone")
+
+
+# --- the books -------------------------------------------------------------------------------------------------
+
+
+def ended_session_retention() -> float:
+    """Days an ``EndedSession`` record is kept (``ENDED_SESSION_RETENTION_DAYS``, default 90)."""
+    return float(getattr(settings, "ENDED_SESSION_RETENTION_DAYS", 90))
+
+
+@shared_task(name="accounts.purge_ended_sessions", soft_time_limit=300, time_limit=360, **RELIABLE)
+def purge_ended_sessions() -> int:
+    """Beat: records of ended sessions older than the retention, in chunks; how many went. Idempotent."""
+    cutoff = datetime.now(UTC) - timedelta(days=ended_session_retention())
+    deleted = 0
+    while True:
+        ids = list(EndedSession.objects.filter(ended__lt=cutoff).values_list("pk", flat=True)[:1000])
+        if not ids:
+            return deleted
+        deleted += EndedSession.objects.filter(pk__in=ids).delete()[0]

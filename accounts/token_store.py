@@ -8,7 +8,10 @@ row's random id. The browser never sees a token; logs name the row and the user,
 - ``tokens_for(request)``: the session's tokens, refreshed first when they are about to expire; None when the
   session has none. A row that cannot be decrypted (wrong key, corrupted) or whose refresh token Cognito
   refuses ends the session: it is signed out, never handed back as ciphertext.
-- ``refresh_if_needed(token_set)``: the inline refresh (Celery reuses it), under ``token_set_lock``.
+- ``refresh_if_needed(token_set)``: the inline refresh (Celery reuses it), under ``token_set_lock``, with the
+  app client the tokens were issued to (``TokenSet.client_id``: the hosted UI's may differ from the site's). A
+  throttled or unreachable Cognito is asked again with backoff and jitter (``TOKEN_REFRESH_ATTEMPTS``); the old
+  tokens serve meanwhile while they are valid. A refusal ends the session and is recorded (``EndedSession``).
 - ``rotate_keys()``: re-encrypt every row under the newest key (``manage.py rotate_token_encryption_key``).
 
 Functions that hold tokens are ``sensitive_variables``: an error report (DEBUG page, admin email) shows none.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,10 +41,11 @@ from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
 from cognito_backend import exceptions as exc
+from cognito_backend.conf import cognito_settings
 from cognito_backend.tokens import verify_token
 
 from . import conf, services
-from .models import TokenSet
+from .models import EndedSession, TokenSet
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +55,23 @@ SESSION_KEY = "accounts.token_set"
 class TokenSetUnreadable(Exception):
     """The row cannot be decrypted with any configured key (or is not what was written): signed out."""
 
+    reason = EndedSession.Reason.UNREADABLE
+
 
 class TokenSetEnded(Exception):
-    """The tokens cannot be renewed (Cognito refused the refresh token, or the row is gone): signed out."""
+    """The tokens cannot be renewed (Cognito refused the refresh token, or the row is gone): signed out.
+
+    ``reason`` is the ``EndedSession.Reason`` of a refusal; empty when the row was already gone (whoever deleted
+    it, a sign-out or the caller that met the refusal first, has accounted for it)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Cognito's answers that end the session, and those worth asking again (the old tokens serve meanwhile).
+REFUSED: tuple[type[exc.CognitoError], ...] = (exc.NotAuthorized, exc.UserDisabled, exc.UserNotFound)
+TRANSIENT: tuple[type[exc.CognitoError], ...] = (exc.ServiceUnavailable, exc.Throttled)
 
 
 @dataclass(frozen=True)
@@ -124,14 +143,16 @@ def _expiry(tokens: services.Tokens) -> tuple[datetime, Any]:
 
 
 @sensitive_variables()
-def store(request: HttpRequest, tokens: services.Tokens) -> TokenSet:
-    """Keep ``tokens`` for the signed-in session of ``request`` (call it after ``login()``)."""
+def store(request: HttpRequest, tokens: services.Tokens, *, client_id: str = "") -> TokenSet:
+    """Keep ``tokens`` for the signed-in session of ``request`` (call it after ``login()``); ``client_id``: the
+    app client they were issued to when not ``COGNITO["APP_CLIENT_ID"]`` (the hosted UI's)."""
     expires_at, identity = _expiry(tokens)
     discard(request)
     token_set = TokenSet.objects.create(
         user_id=cast(int, request.user.pk),
         sub=identity.sub,
         username=str(identity.get("cognito:username") or identity.username or ""),
+        client_id=client_id if client_id and client_id != str(cognito_settings.APP_CLIENT_ID or "") else "",
         ciphertext=_encrypt(tokens.id_token, tokens.access_token, tokens.refresh_token),
         expires_at=expires_at,
     )
@@ -164,9 +185,24 @@ def tokens_for(request: HttpRequest) -> StoredTokens | None:
         if token_set is None:
             raise TokenSetEnded()
         return refresh_if_needed(token_set)
-    except (TokenSetUnreadable, TokenSetEnded):
+    except (TokenSetUnreadable, TokenSetEnded) as error:
+        if token_set is not None and error.reason:
+            record_ended(token_set, error.reason, source="page")
         end_session(request)
         return None
+
+
+def record_ended(token_set: TokenSet, reason: str, *, source: str) -> EndedSession:
+    """Record why the site ended the session of ``token_set`` (who, why, when; no token)."""
+    logger.info("session of token set %s (sub=%s) ended: %s (%s)", token_set.pk, token_set.sub, reason, source)
+    return EndedSession.objects.create(
+        user_id=token_set.user_id,
+        sub=token_set.sub,
+        username=token_set.username,
+        token_set=str(token_set.pk),
+        reason=reason,
+        source=source,
+    )
 
 
 def end_session(request: HttpRequest) -> None:
@@ -203,6 +239,69 @@ def _forget_on_logout(sender: Any, request: HttpRequest | None, **kwargs: Any) -
 def refresh_margin() -> float:
     """Seconds before expiry at which tokens are renewed (``ACCOUNTS["TOKEN_REFRESH_MARGIN"]``)."""
     return float(conf.accounts_settings.TOKEN_REFRESH_MARGIN)
+
+
+def refresh_attempts() -> int:
+    """Calls per refresh when Cognito is throttling or unreachable (``TOKEN_REFRESH_ATTEMPTS``, default 3)."""
+    return max(1, int(getattr(settings, "TOKEN_REFRESH_ATTEMPTS", 3)))
+
+
+def refresh_backoff() -> float:
+    """The first retry's mean wait in seconds (``TOKEN_REFRESH_BACKOFF``, default 0.5); doubling, full jitter."""
+    return max(0.0, float(getattr(settings, "TOKEN_REFRESH_BACKOFF", 0.5)))
+
+
+# Retries stop once this much of the lease is spent, so the lease (30 s) outlives the last call (<= 12 s).
+RETRY_BUDGET = 15.0
+BACKOFF_CAP = 5.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt`` (1, 2, ...): exponential with full jitter, capped."""
+    return random.uniform(0, min(BACKOFF_CAP, refresh_backoff() * (2 ** (attempt - 1))))
+
+
+def app_client(token_set: TokenSet) -> tuple[str, str | None]:
+    """(client id, secret) of the app client that received the refresh token; ("", None) for the site's own
+    (``COGNITO["APP_CLIENT_ID"]``, whose secret ``idp`` knows). The hosted UI's secret is
+    ``COGNITO_HOSTED_UI["CLIENT_SECRET"]``."""
+    client_id = token_set.client_id
+    if not client_id or client_id == str(cognito_settings.APP_CLIENT_ID or ""):
+        return "", None
+    hosted = getattr(settings, "COGNITO_HOSTED_UI", None) or {}
+    if client_id == str(hosted.get("CLIENT_ID") or ""):
+        return client_id, str(hosted.get("CLIENT_SECRET") or "") or None
+    return client_id, None
+
+
+@sensitive_variables()
+def _ask_cognito(token_set: TokenSet, tokens: StoredTokens) -> services.Tokens:
+    """REFRESH_TOKEN_AUTH with the token set's app client; a throttled or unreachable Cognito is asked again
+    (``refresh_attempts()`` calls in all, backoff with full jitter, at least the ``Retry-After`` Cognito gave)
+    within ``RETRY_BUDGET``. botocore does not retry underneath (``max_attempts=1``): these are the only retries,
+    so the calls stay within Cognito's quota. Raises the last error."""
+    client_id, secret = app_client(token_set)
+    started = time.monotonic()
+    attempts = refresh_attempts()
+    for attempt in range(1, attempts + 1):
+        try:
+            return services.refresh(
+                tokens.refresh_token, token_set.username, client_id=client_id, client_secret=secret, max_attempts=1
+            )
+        except TRANSIENT as error:
+            wait = max(backoff(attempt), float(getattr(error, "retry_after", 0) or 0))
+            if attempt >= attempts or time.monotonic() - started + wait > RETRY_BUDGET:
+                raise
+            logger.info(
+                "refresh of token set %s: %s, attempt %d of %d; again in %.2f s",
+                token_set.pk,
+                error.code,
+                attempt,
+                attempts,
+                wait,
+            )
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
 def is_due(token_set: TokenSet, *, margin: float | None = None) -> bool:
@@ -264,11 +363,11 @@ def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> St
         if not is_due(current, margin=margin):
             return tokens  # renewed by whoever held the lock before us
         try:
-            fresh = services.refresh(tokens.refresh_token, current.username)
-        except exc.NotAuthorized as error:
-            logger.info("refresh refused for token set %s of sub=%s; signed out", current.pk, current.sub)
+            fresh = _ask_cognito(current, tokens)
+        except REFUSED as error:
+            logger.info("refresh of token set %s (sub=%s) refused: %s; signed out", current.pk, current.sub, error.code)
             TokenSet.objects.filter(pk=current.pk).delete()
-            raise TokenSetEnded() from error
+            raise TokenSetEnded(_refusal(error)) from error
         except exc.CognitoError as error:
             if tokens.expires_at > time.time():
                 logger.warning("refresh of token set %s failed (%s); the current tokens serve", current.pk, error.code)
@@ -293,6 +392,16 @@ def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> St
             refresh_token=fresh.refresh_token or tokens.refresh_token,
             expires_at=expires_at.timestamp(),
         )
+
+
+def _refusal(error: exc.CognitoError) -> str:
+    """The ``EndedSession.Reason`` of a refusal (``services.refresh`` keeps Cognito's own error as the cause)."""
+    for candidate in (error, error.__cause__):
+        if isinstance(candidate, exc.UserDisabled):
+            return EndedSession.Reason.USER_DISABLED
+        if isinstance(candidate, exc.UserNotFound):
+            return EndedSession.Reason.USER_GONE
+    return EndedSession.Reason.REFRESH_REFUSED
 
 
 # --- key rotation ----------------------------------------------------------------------------------------------

@@ -289,12 +289,31 @@ def set_mfa_preference(
     return call("set_user_mfa_preference", **params)
 
 
-def refresh(refresh_token: str, username: str = "") -> dict[str, Any]:
-    """REFRESH_TOKEN_AUTH; with a client secret the hash is over the user's name (``cognito:username``)."""
+def refresh(
+    refresh_token: str,
+    username: str = "",
+    *,
+    client_id: str = "",
+    client_secret: str | None = None,
+    max_attempts: int | None = None,
+) -> dict[str, Any]:
+    """REFRESH_TOKEN_AUTH; with a client secret the hash is over the user's name (``cognito:username``).
+
+    A refresh token is bound to the app client that received it: ``client_id`` (and its ``client_secret``) name
+    another client than ``APP_CLIENT_ID`` (the hosted UI's, say)."""
     params: dict[str, str] = {"REFRESH_TOKEN": refresh_token}
-    if cognito_settings.APP_CLIENT_SECRET:
+    if client_id:
+        if client_secret:
+            params["SECRET_HASH"] = secret_hash(username, client_id, client_secret)
+    elif cognito_settings.APP_CLIENT_SECRET:
         _with_secret(params, username, "SECRET_HASH")
-    return call("initiate_auth", ClientId=_client_id(), AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params)
+    return call(
+        "initiate_auth",
+        max_attempts=max_attempts,
+        ClientId=client_id or _client_id(),
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters=params,
+    )
 
 
 def forgot_password(username: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 
 from accounts import token_store
-from accounts.models import TokenSet
+from accounts.models import EndedSession, TokenSet
 from accounts.tasks import refresh_token_sets
 from cognito_backend.idp import call
 from cognito_backend.models import RevokedTokenFamily, UserRevocation
@@ -75,6 +75,14 @@ def test_a_refresh_cognito_refuses_ends_that_session_and_deletes_its_tokens(
     assert refresh_token_sets([str(refused.pk)]) == {"refreshed": 0, "current": 0, "ended": 1, "failed": 0}
     assert not TokenSet.objects.exists()
     assert list(Session.objects.values_list("session_key", flat=True)) == [other.session.session_key]
+    ended = EndedSession.objects.get()  # the reason, durably: who, why, when, where it was met
+    assert (ended.user_id, ended.sub, ended.reason, ended.source) == (
+        user.pk,
+        cognito_user.sub,
+        "refresh_refused",
+        "worker",
+    )
+    assert ended.token_set == str(refused.pk)
 
 
 def test_a_due_token_set_is_refreshed_and_verified_and_a_current_one_left(

@@ -129,7 +129,7 @@ def test_tokens_about_to_expire_are_refreshed_once_for_concurrent_callers(
         if params.get("AuthFlow") == "REFRESH_TOKEN_AUTH":
             calls.append("refresh")
 
-    events = get_client("cognito-idp").meta.events
+    events = get_client("cognito-idp", max_attempts=1).meta.events  # the refresh's client: no retry underneath
     events.register("provide-client-params.cognito-idp.InitiateAuth", count)
     results: list[Any] = []
     barrier = threading.Barrier(4)
@@ -170,7 +170,7 @@ def test_an_error_report_from_the_token_store_shows_no_token(
     tokens = token_store.read(row)
     TokenSet.objects.filter(pk=row.pk).update(expires_at=datetime.now(UTC) + timedelta(seconds=10))
 
-    def broken(refresh_token: str, username: str = "") -> Any:
+    def broken(refresh_token: str, username: str = "", **kwargs: Any) -> Any:
         raise RuntimeError("a bug in the refresh")  # injected: an unexpected failure while tokens are in hand
 
     monkeypatch.setattr(services, "refresh", broken)

@@ -31,7 +31,8 @@ RACE = dedent(
                 out.write(f"{{os.getpid()}}\\n")
             time.sleep(1.0)
 
-    get_client("cognito-idp").meta.events.register("provide-client-params.cognito-idp.InitiateAuth", count)
+    events = get_client("cognito-idp", max_attempts=1).meta.events  # the refresh's own client
+    events.register("provide-client-params.cognito-idp.InitiateAuth", count)
     row = TokenSet.objects.get()
     while time.time() < {start!r}:
         time.sleep(0.002)
