@@ -583,3 +583,43 @@ def test_request_lines_in_the_logs_carry_no_code_or_state() -> None:
     line = stream.getvalue()
     assert "/accounts/callback/?code=[redacted]&state=[redacted]" in line
     assert "c0de-value" not in line and "st4te-value" not in line
+
+
+# --- the refresh of a hosted-UI session -------------------------------------------------------------------------
+
+
+def test_a_hosted_ui_session_is_refreshed_with_the_hosted_ui_s_app_client(
+    client: Client, hosted: dict[str, str], local_pool: LocalPool
+) -> None:
+    """The hosted UI's app client is not COGNITO["APP_CLIENT_ID"]: its refresh token is refreshed with its own
+    client id (captured at botocore's ``before-send`` of the client the refresh uses) and cognito-local answers."""
+    from datetime import UTC, datetime, timedelta
+
+    from accounts import token_store
+    from cognito_backend.clients import get_client
+
+    assert hosted["client_id"] != local_pool.client_id
+    assert client.get("/accounts/callback/", authorize(start(client))).status_code == 302
+    row = TokenSet.objects.get()
+    assert row.client_id == hosted["client_id"]
+    TokenSet.objects.filter(pk=row.pk).update(expires_at=datetime.now(UTC) + timedelta(seconds=30))
+    sent: list[dict[str, Any]] = []
+
+    def capture(request: Any, **kwargs: Any) -> None:
+        body = json.loads(request.body or b"{}")
+        if body.get("AuthFlow") == "REFRESH_TOKEN_AUTH":
+            sent.append(body)
+
+    event = "before-send.cognito-identity-provider.InitiateAuth"
+    events = get_client("cognito-idp", max_attempts=1).meta.events
+    events.register(event, capture)
+    try:
+        page = client.get("/accounts/profile/")
+    finally:
+        events.unregister(event, capture)
+
+    assert page.status_code == 200 and signed_in(client)
+    assert [body["ClientId"] for body in sent] == [hosted["client_id"]]
+    fresh = TokenSet.objects.get()
+    assert fresh.version == 2 and fresh.expires_at > datetime.now(UTC) + timedelta(minutes=30)
+    assert token_store.read(fresh).access_token != token_store.read(row).access_token
