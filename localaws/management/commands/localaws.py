@@ -33,19 +33,21 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, action: str, port: int | None, region: str, **options: Any) -> None:
         moto = stack.moto_process(port)
+        runtime = stack.lambda_runtime_process(moto.url)
         cognito_local = stack.cognito_local_process()
         if action == "up":
-            self.up(moto, region)
+            self.up(moto, runtime, region)
             if options["cognito_local"] or options["hosted_ui"]:
                 self.up_cognito_local(cognito_local)
             if options["hosted_ui"]:
                 self.up_hosted_ui(cognito_local, region)
         elif action == "down":
-            for process in (moto, cognito_local, stack.oauth_front_process(cognito_local.url)):
+            for process in (runtime, moto, cognito_local, stack.oauth_front_process(cognito_local.url)):
                 stopped = process.stop()
                 self.stdout.write(f"{process.name} {'stopped' if stopped else 'was not running'}.")
         else:
             self.status(moto)
+            self.status_of(runtime)
             self.status_of(cognito_local)
             self.status_of(stack.oauth_front_process(cognito_local.url))
 
@@ -75,15 +77,20 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"{process.name}: stopped")
 
-    def up(self, moto: stack.ManagedProcess, region: str) -> None:
+    def up(self, moto: stack.ManagedProcess, runtime: stack.ManagedProcess, region: str) -> None:
         try:
             started = moto.start()
+            runtime_started = runtime.start()
         except stack.LocalAwsError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"moto server {'started' if started else 'already running'} at {moto.url} (log: {moto.log_file})"
         )
-        result = stack.provision(moto.url, region)
+        self.stdout.write(
+            f"Lambda runtime {'started' if runtime_started else 'already running'} at {runtime.url} "
+            f"(log: {runtime.log_file}; functions' output in {stack.STATE_DIR / 'lambda-runtime' / 'logs'})"
+        )
+        result = stack.provision(moto.url, region, lambda_endpoint=runtime.url)
         changed = stack.write_dotenv(result.env())
         for item in result.created:
             self.stdout.write(f"  created {item}")
@@ -105,5 +112,6 @@ class Command(BaseCommand):
         else:
             self.stdout.write("moto server: stopped")
         env = stack.read_dotenv()
-        for key in ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "COGNITO_IDENTITY_POOL_ID", "AWS_ENDPOINT_URL"):
+        keys = ("COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID", "COGNITO_IDENTITY_POOL_ID", "AWS_ENDPOINT_URL")
+        for key in (*keys, "AWS_ENDPOINT_URL_LAMBDA"):
             self.stdout.write(f"  {key}={env.get(key, '(not set)')}")
