@@ -1,2 +1,2 @@
-"""The Cognito user-migration Lambda trigger (``handler.py``, standard library only, deployable as one file) and
-a local stand-in for Lambda's Invoke API (``local_lambda.py``) so cognito-local can run it."""
+"""The Cognito user-migration Lambda trigger (``handler.py``, standard library only, deployable as one file).
+Locally the Lambda runtime of ``localaws`` (``localaws/lambda_runtime.py``) runs it for cognito-local."""

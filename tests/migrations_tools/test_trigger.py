@@ -1,17 +1,20 @@
 """The user-migration trigger: the signed, rate-limited endpoint, and the handler run by cognito-local.
 
 cognito-local (npm, pinned in package.json) runs the UserMigration trigger for real on USER_PASSWORD_AUTH of
-an unknown user: it invokes the Lambda endpoint from its ``.cognito/config.json``, here ``LocalLambda`` running
-``migrations_tools/trigger/handler.py``, which calls this site's endpoint on ``live_server``.
+an unknown user: it invokes the Lambda endpoint from its ``.cognito/config.json``, here the local Lambda runtime
+(``localaws/lambda_runtime.py``, the one that runs the sample functions) running the function ``MigrateUser``
+created from ``migrations_tools/trigger/handler.py``, which calls this site's endpoint on ``live_server``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +27,7 @@ from django.test import Client
 
 from migrations_tools.models import UserMigration
 from migrations_tools.trigger.handler import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from migrations_tools.trigger.local_lambda import LocalLambda
-from tests.conftest import ROOT, free_port, wait_for_port
+from tests.conftest import REGION, ROOT, free_port, wait_for_port
 
 SECRET = "test-trigger-secret"
 OLD = "Old-passw0rd"
@@ -190,25 +192,53 @@ class CognitoLocal:
     idp: Any
     pool_id: str
     client_id: str
-    lambda_server: LocalLambda
+    runtime: Any
+    baseline: int
+
+    @property
+    def invocations(self) -> int:
+        """Invocations the runtime ran since the fixture started (the trigger is the only function called)."""
+        return int(self.runtime.invocations) - self.baseline
+
+
+def trigger_package() -> bytes:
+    """``handler.py`` alone, as the README says to deploy it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(ROOT / "migrations_tools" / "trigger" / "handler.py", "handler.py")
+    return buffer.getvalue()
 
 
 @pytest.fixture
 def cognito_local(
-    live_server: Any, trigger_settings: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_server: Any, trigger_settings: None, tmp_path: Path, lambda_runtime: str, lambda_runtime_server: Any
 ) -> Iterator[CognitoLocal]:
     binary = ROOT / "node_modules" / ".bin" / "cognito-local"
     if not binary.exists():
         pytest.skip("cognito-local is not installed (bin/test runs npm ci)")
-    monkeypatch.setenv("MIGRATION_ENDPOINT_URL", f"{live_server.url}{URL}")
-    monkeypatch.setenv("MIGRATION_SHARED_SECRET", SECRET)
-    monkeypatch.setenv("MIGRATION_ECHO_USERNAME", "true")
-    lambda_server = LocalLambda().start()
+    from config.aws import get_client
+
+    role = get_client("iam").create_role(RoleName="migration-trigger", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    get_client("lambda").create_function(
+        FunctionName="MigrateUser",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": trigger_package()},
+        Timeout=5,
+        Environment={
+            "Variables": {
+                "MIGRATION_ENDPOINT_URL": f"{live_server.url}{URL}",
+                "MIGRATION_SHARED_SECRET": SECRET,
+                "MIGRATION_ECHO_USERNAME": "true",
+            }
+        },
+    )
     port = free_port()
     config = {
         "LambdaClient": {
-            "endpoint": lambda_server.url,
-            "region": "us-east-1",
+            "endpoint": lambda_runtime,
+            "region": REGION,
             "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
         },
         "TriggerFunctions": {"UserMigration": "MigrateUser"},
@@ -238,12 +268,11 @@ def cognito_local(
         client_id = idp.create_user_pool_client(
             UserPoolId=pool_id, ClientName="web", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
         )["UserPoolClient"]["ClientId"]
-        yield CognitoLocal(idp, pool_id, client_id, lambda_server)
+        yield CognitoLocal(idp, pool_id, client_id, lambda_runtime_server, lambda_runtime_server.invocations)
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
-        lambda_server.stop()
 
 
 def sign_in(local: CognitoLocal, username: str, password: str) -> dict[str, Any]:
@@ -273,7 +302,7 @@ def test_cognito_local_migrates_a_user_through_the_trigger_on_first_sign_in(
     assert UserMigration.objects.get(user=user).password_migrated_at is not None
     # The second sign-in is Cognito's alone: the trigger is not called again.
     assert sign_in(cognito_local, "lena", OLD)["AuthenticationResult"]["IdToken"]
-    assert cognito_local.lambda_server.invocations == 1
+    assert cognito_local.invocations == 1
 
 
 @pytest.mark.cognito_local
@@ -286,5 +315,5 @@ def test_cognito_local_refuses_a_wrong_password_and_creates_nobody(cognito_local
 
     with pytest.raises(cognito_local.idp.exceptions.UserNotFoundException):
         cognito_local.idp.admin_get_user(UserPoolId=cognito_local.pool_id, Username="lena")
-    assert cognito_local.lambda_server.invocations == 1
+    assert cognito_local.invocations == 1
     assert not UserMigration.objects.exists()
