@@ -99,12 +99,26 @@ def finish_sign_in(request: HttpRequest, tokens: services.Tokens, next_url: str)
     user = authenticate(request, cognito_token=tokens.id_token)
     if user is None:
         form = SignInForm(initial={"username": request.POST.get("username", "")})
-        form.errors[NON_FIELD_ERRORS] = form.error_class(["This account cannot sign in here."], error_class="nonfield")
+        form.errors[NON_FIELD_ERRORS] = form.error_class([_refused(request)], error_class="nonfield")
         return SignInPage().render(request, form, status=403)
     login(request, user, backend="cognito_backend.backends.CognitoBackend")
     token_store.store(request, tokens)  # the tokens stay server-side, encrypted; the session holds an id
     messages.success(request, f"Signed in as {user.get_username()}.")
     return HttpResponseRedirect(next_url)
+
+
+SIGNED_OUT_JUST_NOW = (
+    "Your account was signed out everywhere a moment ago (a password change or reset, or a sign-out); "
+    "wait a few seconds, then sign in again."
+)
+
+
+def _refused(request: HttpRequest) -> str:
+    """Why fresh tokens were refused. Fresh tokens are refused as revoked only when the sign-in began in the same
+    second as a sign-out everywhere (times have whole seconds): a moment later the same sign-in succeeds."""
+    if isinstance(getattr(request, "cognito_error", None), exc.TokenRevoked):
+        return SIGNED_OUT_JUST_NOW
+    return "This account cannot sign in here."
 
 
 class SignOutPage(View):

@@ -36,6 +36,26 @@ def test_page_sign_in_with_a_wrong_password_says_so_without_echoing_it(
 
 
 @pytest.mark.django_db
+def test_a_sign_in_in_the_second_of_a_sign_out_everywhere_says_to_sign_in_again_in_a_moment(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool
+):
+    from datetime import UTC, datetime, timedelta
+
+    from cognito_backend import revocation
+
+    user = cognito.create_user(user_pool, "carol", sign_in=False)
+    # Cognito's times have whole seconds: a token issued in the second of a revocation is refused. A revocation
+    # dated a little ahead makes that second certain here.
+    revocation.revoke_user_tokens(user.sub, reason="password_change", at=datetime.now(UTC) + timedelta(seconds=30))
+    response = client.post("/accounts/sign-in/", {"username": "carol", "password": "Str0ng-Passw0rd!"})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "signed out everywhere a moment ago" in body and "sign in again" in body
+    assert 'value="carol"' in body and "Str0ng-Passw0rd!" not in body
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
 def test_page_sign_in_refuses_an_offsite_next_url(client: Client, cognito: CognitoFactory, user_pool: UserPool):
     cognito.create_user(user_pool, "carol", sign_in=False)
     response = client.post(
