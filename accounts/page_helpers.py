@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views import View
+from django.views.decorators.debug import sensitive_variables
 
 from cognito_backend import exceptions as exc
 from cognito_backend.tokens import verify_token
@@ -132,6 +133,22 @@ class SignedInPage(View):
                 return seconds
         services.reauthenticate(self.claims, current_password or None)
         return None
+
+
+@sensitive_variables()
+def session_access_token(request: HttpRequest) -> str | None:
+    """The session's stored access token, refreshed when due, for the session middleware's online check
+    (``cognito_backend.sessions.set_access_token_source``, set in ``AccountsConfig.ready``). None for a session
+    without stored tokens; ``TokenRevoked`` when its tokens can no longer be used (the middleware ends it)."""
+    if not request.session.get(token_store.SESSION_KEY):
+        return None
+    token_set = token_store.token_set_for(request)
+    try:
+        if token_set is None:
+            raise token_store.TokenSetEnded()
+        return token_store.refresh_if_needed(token_set).access_token
+    except (token_store.TokenSetUnreadable, token_store.TokenSetEnded) as error:
+        raise exc.TokenRevoked() from error
 
 
 # --- secrets kept in the session ------------------------------------------------------------------------------

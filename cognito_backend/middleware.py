@@ -9,6 +9,11 @@ Redis bus at once, else within ``REVOCATION_MEMO_SECONDS``). A user deactivated 
 session is signed out (``logout``) with a message; a browser navigating (GET asking for HTML) is sent to
 ``LOGIN_URL``, anything else goes on as an anonymous request (APIs answer 401 as usual).
 
+With ``ONLINE_CHECK``, a session whose tokens the site keeps server-side (``sessions.set_access_token_source``)
+is also confirmed with Cognito (GetUser on its access token, ``revocation.confirm_online``) once per
+``ONLINE_CHECK_INTERVAL`` per session and process, never on every request: a user signed out straight at Cognito
+(another app's GlobalSignOut, the console) loses the session at the first request after the interval.
+
 A Cognito session opened before identities were recorded has none: it is ended too, since it could not be
 checked. The user is kept in process memory per shared user version (like the bearer path's user cache), so a
 session request costs no database query for the user while nothing changed.
@@ -30,8 +35,9 @@ from django.utils.crypto import constant_time_compare
 
 from . import revocation, sessions
 from .conf import cognito_settings
-from .exceptions import TokenRevoked
+from .exceptions import CognitoError, RevocationCheckUnavailable, TokenExpired, TokenRevoked
 from .mapping import _clone
+from .tokens import verify_token
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,14 @@ ENDED_MESSAGE = "Your session has ended; please sign in again."
 _users: dict[str, tuple[int, float, Any, str]] = {}
 _users_lock = threading.Lock()
 _USERS_LIMIT = 4096
+
+# session key -> monotonic time of its last online check in this process
+_online_checked: dict[str, float] = {}
+_ONLINE_LIMIT = 50_000
+
+
+def interval() -> float:
+    return float(cognito_settings.ONLINE_CHECK_INTERVAL)
 
 
 class SessionRevocationMiddleware:
@@ -68,6 +82,32 @@ class SessionRevocationMiddleware:
         user = self.user(request, session, state.user_version)
         if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
             return "user_inactive"
+        if cognito_settings.ONLINE_CHECK:
+            return self.check_online(request, session)
+        return ""
+
+    def check_online(self, request: HttpRequest, session: Any) -> str:
+        """The online mode for a session holding server-side tokens: at most once per interval, ask Cognito about
+        its access token; "" when it stands."""
+        source = sessions.access_token_source()
+        key = session.session_key or ""
+        now = time.monotonic()
+        last = _online_checked.get(key)
+        if source is None or not key or (last is not None and now - last < interval()):
+            return ""
+        if len(_online_checked) >= _ONLINE_LIMIT:
+            _online_checked.clear()
+        _online_checked[key] = now
+        try:
+            raw = source(request)
+            if not raw:
+                return ""
+            revocation.confirm_online(verify_token(raw, token_use=["access"], groups=(), scopes=()))
+        except (TokenRevoked, TokenExpired, RevocationCheckUnavailable) as error:
+            _online_checked.pop(key, None)
+            return f"online_{error.code}"
+        except CognitoError as error:  # tokens that cannot be checked now: the offline check stands
+            logger.warning("session online check skipped: %s", error.code)
         return ""
 
     def user(self, request: HttpRequest, session: Any, version: int) -> Any:

@@ -8,6 +8,12 @@ answers as for a bearer token (the user's not-valid-before, the revoked family),
 so a revocation anywhere ends the session in every process. ``authentication.CognitoSessionAuthentication`` gives
 DRF views that token as ``request.auth``.
 
+A site that keeps the session's Cognito tokens server-side names where they are with ``set_access_token_source``
+(a function of the request returning the session's current access token, None for a session without tokens, or
+raising ``TokenRevoked`` when its tokens can no longer be used): with ``ONLINE_CHECK`` the middleware then asks
+Cognito (GetUser) about that token once per ``ONLINE_CHECK_INTERVAL`` per session and process, so a session whose
+user was signed out straight at Cognito ends too.
+
 ``SessionStore`` (``SESSION_ENGINE = "cognito_backend.sessions"``) is Django's ``cached_db`` engine plus the
 revocation memo's rule: while the Redis invalidation bus is live, each process keeps a session it read for at most
 ``REVOCATION_MEMO_SECONDS``, and only until the next bus message (any revocation, user change or session write
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -64,6 +71,20 @@ def record_identity(sender: Any, request: HttpRequest | None, user: Any, **kwarg
         request.session[IDENTITY_KEY] = identity_of(token)
     else:
         request.session.pop(IDENTITY_KEY, None)
+
+
+AccessTokenSource = Callable[[HttpRequest], "str | None"]
+_access_token_source: AccessTokenSource | None = None
+
+
+def set_access_token_source(source: AccessTokenSource | None) -> None:
+    """Tell the middleware where a session's access token is kept (module docstring); None forgets it."""
+    global _access_token_source
+    _access_token_source = source
+
+
+def access_token_source() -> AccessTokenSource | None:
+    return _access_token_source
 
 
 def session_token(identity: Any) -> VerifiedToken | None:

@@ -122,6 +122,44 @@ def test_a_cognito_session_without_a_recorded_identity_is_ended(
     assert client.get("/api/auth/me/").status_code == 401
 
 
+@pytest.mark.django_db
+def test_the_online_check_ends_a_session_signed_out_straight_at_cognito_once_per_interval(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sign-out the site never hears of (another app's GlobalSignOut, the console): with ONLINE_CHECK the session's
+    stored access token is confirmed with Cognito (GetUser) once per interval, and the first request after the
+    interval following the sign-out ends the session. moto refuses GetUser with the old token afterwards."""
+    from cognito_backend import revocation
+
+    interval = 1.0
+    settings.COGNITO = {**settings.COGNITO, "ONLINE_CHECK": True, "ONLINE_CHECK_INTERVAL": interval}
+    asked: list[float] = []
+    ask_cognito = revocation._ask_cognito
+
+    def counted(token: Any) -> Any:
+        asked.append(time.monotonic())
+        return ask_cognito(token)
+
+    monkeypatch.setattr(revocation, "_ask_cognito", counted)
+    page_sign_in(client, cognito, user_pool)
+    started = time.monotonic()
+    for _ in range(10):
+        assert client.get("/api/auth/me/").status_code == 200
+    assert 1 <= len(asked) <= 1 + (time.monotonic() - started) / interval  # not on every request
+
+    cognito.idp.admin_user_global_sign_out(UserPoolId=user_pool.pool_id, Username="carol")  # straight at moto
+    signed_out = time.monotonic()
+    status = 200
+    while status == 200 and time.monotonic() - signed_out < 30:  # generous: once the interval passes, it ends
+        time.sleep(0.05)
+        status = client.get("/api/auth/me/").status_code
+    assert status == 401
+    assert len(asked) <= 2 + (time.monotonic() - started) / interval
+    page = client.get("/dashboard/", headers=HTML)
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/sign-in/")
+    assert not TokenSet.objects.exists()
+
+
 # --- across processes: a gunicorn worker serves the session, another process revokes -------------------------
 
 
