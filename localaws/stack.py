@@ -397,6 +397,11 @@ def code_sha256(package: bytes) -> str:
     return base64.b64encode(hashlib.sha256(package).digest()).decode()
 
 
+def local_template(region: str, ids: dict[str, str] | None = None) -> template.Resolver:
+    """deploy/cognito.yaml resolved with the local parameter values and the ids of what exists so far."""
+    return template.Resolver(TEMPLATE_PARAMETERS, dict(ids or {}), region=region)
+
+
 def ensure_user_pool(idp: Any, created: list[str], region: str = "us-east-1") -> str:
     properties = local_template(region).properties("UserPool")
     name = properties.pop("UserPoolName")
