@@ -1,4 +1,5 @@
-"""Admin: the state of each sign-out everywhere, and the actions that start one (users, whole groups)."""
+"""Admin: users and groups on Cognito (``admin_users``, ``admin_groups``), the state of each sign-out everywhere,
+and the actions that start one (users, whole groups)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import signout
+from . import admin_ended, signout  # noqa: F401 - admin_ended registers the ended sessions' admin
+from .admin_groups import MirroredGroupAdminMixin
+from .admin_models import AdminActionRun
+from .admin_users import AdminActionRunAdmin, CognitoUserAdminMixin
 from .models import GlobalSignOut
+
+admin.site.register(AdminActionRun, AdminActionRunAdmin)
 
 
 @admin.register(GlobalSignOut)
@@ -56,7 +62,7 @@ _BaseGroupAdmin: type[admin.ModelAdmin] = (  # type: ignore[type-arg]
 )
 
 
-class SignOutUserAdmin(_BaseUserAdmin):  # type: ignore[valid-type,misc]
+class SignOutUserAdmin(CognitoUserAdminMixin, _BaseUserAdmin):  # type: ignore[valid-type,misc]
     actions = [*(_BaseUserAdmin.actions or []), "sign_out_everywhere"]
 
     @admin.action(description="Sign out everywhere (here and at Cognito)")
@@ -64,7 +70,7 @@ class SignOutUserAdmin(_BaseUserAdmin):  # type: ignore[valid-type,misc]
         _signed_out(self, request, queryset)
 
 
-class SignOutGroupAdmin(_BaseGroupAdmin):  # type: ignore[valid-type,misc]
+class SignOutGroupAdmin(MirroredGroupAdminMixin, _BaseGroupAdmin):  # type: ignore[valid-type,misc]
     actions = [*(_BaseGroupAdmin.actions or []), "sign_out_members"]
 
     @admin.action(description="Sign out every member everywhere (here and at Cognito)")

@@ -11,7 +11,7 @@ from typing import Any
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from . import admin_services
 from .admin_models import AdminActionResult, AdminActionRun
@@ -21,8 +21,6 @@ CHUNK = 200
 
 def queue_run(run: AdminActionRun) -> None:
     """Send the run's task once the row is committed (the admin's request commits it)."""
-    from django.db import transaction
-
     transaction.on_commit(lambda: admin_bulk_action.delay(str(run.pk)))
 
 
@@ -41,13 +39,14 @@ def work_through(run_id: str) -> str:
 
     def record(outcome: admin_services.Outcome) -> None:
         try:
-            AdminActionResult.objects.create(
-                run=run,
-                user_id=str(outcome.user_id),
-                username=outcome.username[:255],
-                outcome=outcome.outcome,
-                detail=outcome.detail[:255],
-            )
+            with transaction.atomic():
+                AdminActionResult.objects.create(
+                    run=run,
+                    user_id=str(outcome.user_id),
+                    username=outcome.username[:255],
+                    outcome=outcome.outcome,
+                    detail=outcome.detail[:255],
+                )
         except IntegrityError:  # another delivery of this run got there first
             pass
 

@@ -9,3 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The user admin's task for large selections (accounts/admin_tasks.py).
+app.autodiscover_tasks(related_name="admin_tasks")
