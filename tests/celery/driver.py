@@ -57,10 +57,42 @@ def main(command: str, *args: str) -> object:
         from accounts.tasks import refresh_due_token_sets
 
         return refresh_due_token_sets()
+    if command == "sign-in":  # sign-in USERNAME PASSWORD SECONDS: through the page, tokens made due in SECONDS
+        from django.conf import settings
+        from django.test import Client
+
+        browser = Client()
+        response = browser.post("/accounts/sign-in/", {"username": args[0], "password": args[1]})
+        assert response.status_code == 302, response.status_code
+        row = TokenSet.objects.get(pk=browser.session[token_store.SESSION_KEY])
+        TokenSet.objects.filter(pk=row.pk).update(expires_at=datetime.now(UTC) + timedelta(seconds=float(args[2])))
+        return {
+            "cookie": browser.cookies[settings.SESSION_COOKIE_NAME].value,
+            "fingerprint": fingerprint(token_store.read(row).access_token),  # a digest, never the token
+        }
+    if command == "page":  # page COOKIE PATH: the page with that session, and the session's stored access token
+        from django.conf import settings
+        from django.test import Client
+
+        browser = Client()
+        browser.cookies[settings.SESSION_COOKIE_NAME] = args[0]
+        response = browser.get(args[1])
+        row = TokenSet.objects.get(pk=browser.session[token_store.SESSION_KEY])
+        return {
+            "status": response.status_code,
+            "body": response.content.decode()[:20000],
+            "fingerprint": fingerprint(token_store.read(row).access_token),
+        }
     if command == "sign-out":  # sign-out USERNAME
         user = get_user_model().objects.get(username=args[0])
         return signout.sign_out_everywhere(user, trigger="admin").pk
     raise SystemExit(f"unknown command {command}")
+
+
+def fingerprint(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 if __name__ == "__main__":

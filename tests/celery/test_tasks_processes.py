@@ -8,11 +8,13 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.celery.driver import fingerprint
 from tests.conftest import ROOT, CognitoFactory, CognitoUser, UserPool
 
 pytestmark = pytest.mark.celery
@@ -35,6 +38,7 @@ class CountingProxy:
     def __init__(self, target: str) -> None:
         self.target = target
         self.refreshes = 0
+        self.get_users: list[str] = []  # fingerprints of the access tokens GetUser was called with
         self.sign_outs = 0
         self.delay = 0.0
         self.down = False
@@ -54,6 +58,9 @@ class CountingProxy:
                     if proxy.down:
                         self.answer(503, b'{"__type": "InternalErrorException", "message": "down"}', {})
                         return
+                if action == "GetUser":
+                    with proxy.lock:
+                        proxy.get_users.append(fingerprint(json.loads(body or b"{}").get("AccessToken", "")))
                 if action == "InitiateAuth" and json.loads(body or b"{}").get("AuthFlow") == "REFRESH_TOKEN_AUTH":
                     with proxy.lock:
                         proxy.refreshes += 1
@@ -177,20 +184,33 @@ def site(
 
 
 def versions(site: Site) -> list[int]:
-    return list(site.driver("state")["token_sets"].values())
+    """The token sets' versions, read from the shared SQLite file (no Django process to start for a poll)."""
+    path = site.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path, timeout=30)) as db:
+        return [row[0] for row in db.execute("SELECT version FROM accounts_tokenset ORDER BY id")]
 
 
-def test_beat_refreshes_token_sets_near_expiry_once_each(
+def test_beat_refreshes_tokens_near_expiry_once_each_and_the_page_keeps_working_with_the_new_ones(
     site: tuple[Site, CountingProxy], cognito_user: CognitoUser
 ) -> None:
     running, proxy = site
-    running.driver("seed", "3", cognito_user.username, cognito_user.password)
+    # A session signed in through the page, its tokens made to expire in 120 s (inside beat's window: the worker
+    # renews them before the page needs to), beside two more token sets due within a minute.
+    session = running.driver("sign-in", cognito_user.username, cognito_user.password, "120")
+    running.driver("seed", "2", cognito_user.username, cognito_user.password)
     running.worker("w1")
     running.start("beat", "beat", "--schedule", str(running.logs / "beat-schedule"))
     wait_for(lambda: versions(running) == [2, 2, 2], "the three token sets refreshed", running)
     time.sleep(3)  # beat keeps running: sets no longer due are left alone
     assert versions(running) == [2, 2, 2]
     assert proxy.refreshes == 3
+
+    page = running.driver("page", session["cookie"], "/accounts/profile/")
+
+    assert page["status"] == 200 and cognito_user.email in page["body"]
+    assert page["fingerprint"] != session["fingerprint"]  # new tokens stored
+    assert proxy.get_users[-1] == page["fingerprint"]  # and the page asked Cognito with the new access token
+    assert proxy.refreshes == 3 and versions(running) == [2, 2, 2]  # the page did not need to renew them
 
 
 def test_two_workers_racing_on_the_same_token_sets_refresh_each_once(
