@@ -13,6 +13,7 @@
 - ``ADMIN_SIGN_IN["BREAK_GLASS"]`` (off by default): ``/admin/login/`` also takes a local superuser's password,
   for when Cognito cannot be used; each use, and each refused try, is logged as a warning (never the password).
   Such a session counts only while the setting is on.
+- Logging out of the admin revokes the session's refresh token, as the site's sign-out does.
 
 Sessions opened from code with another backend (``Client.force_login``, a shell) are left as Django has them.
 """
@@ -192,6 +193,13 @@ def break_glass(site: admin.AdminSite, request: HttpRequest, next_url: str) -> H
     request.session[BREAK_GLASS_KEY] = True
     logger.warning("break-glass admin sign-in: username=%s client=%s", user.get_username(), client_ip(request))
     return HttpResponseRedirect(next_url)
+
+
+def before_logout(request: HttpRequest) -> None:
+    """The admin's logout (a POST) of a Cognito session revokes its refresh token first, as the site's sign-out
+    does (``hosted.sign_out``: RevokeToken, and the token family refused here at once)."""
+    if request.method == "POST" and request.session.get(BACKEND_SESSION_KEY) == COGNITO_BACKEND:
+        hosted.sign_out(request)
 
 
 # --- every admin request ------------------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 ``CognitoAdminConfig`` (in ``INSTALLED_APPS`` instead of ``django.contrib.admin``), so every ``admin.register``
 lands on it.
 
-Three changes to Django's ``AdminSite``, the rules themselves in ``admin_login``: ``/admin/login/`` signs in
+Four changes to Django's ``AdminSite``, the rules themselves in ``admin_login``: ``/admin/login/`` signs in
 through Cognito (the site's sign-in page or the hosted UI) instead of taking local passwords; every admin view is
 gated (the session's tokens confirmed with Cognito, the staff flags read again from the pool's groups, MFA
-required by setting); a break-glass session counts only while the setting allows it.
+required by setting); a break-glass session counts only while the setting allows it; logging out revokes the
+session's refresh token, as the site's sign-out does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
@@ -30,6 +32,12 @@ class CognitoAdminSite(admin.AdminSite):
         from . import admin_login
 
         return admin_login.login(self, request, extra_context)
+
+    def logout(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
+        from . import admin_login
+
+        admin_login.before_logout(request)
+        return super().logout(request, extra_context)
 
     def has_permission(self, request: HttpRequest) -> bool:
         from . import admin_login

@@ -214,6 +214,18 @@ def test_when_cognito_cannot_answer_the_admin_answers_503_and_the_session_stays(
     assert client.session["_auth_user_id"]
 
 
+@pytest.mark.django_db
+def test_logging_out_of_the_admin_revokes_the_sessions_refresh_token(
+    client: Client, staff: CognitoUser, faults: Faults
+) -> None:
+    assert sign_in(client, "stella").status_code == 200
+    faults.answer("RevokeToken", {})  # moto has no RevokeToken: the call is answered, and seen, here
+    response = client.post("/admin/logout/")
+    assert response.status_code == 200
+    assert faults.calls == ["RevokeToken"]
+    assert "_auth_user_id" not in client.session
+
+
 # --- break-glass ------------------------------------------------------------------------------------------------
 
 
