@@ -17,6 +17,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CACHES = _CACHES
 # No collectstatic before tests: Django's plain storage (production hashes names: STORAGES in settings.py).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+WHITENOISE_AUTOREFRESH = True  # STATIC_ROOT is not collected: WhiteNoise looks files up per request
 LOGGING["loggers"]["werkzeug"] = {"level": "WARNING"}  # noqa: F405 - the in-process moto server's access log
 # Placeholders so system checks pass; tests that talk to Cognito configure a real pool (tests/conftest.py).
 COGNITO = {**COGNITO, "USER_POOL_ID": "us-east-1_Placeholder", "APP_CLIENT_ID": "placeholder-client"}  # noqa: F405

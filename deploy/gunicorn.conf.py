@@ -2,10 +2,13 @@
 
 Every value can be changed from the environment (names below). Why these values:
 
-- Workers from the CPU count (``2 * CPUs + 1``, gunicorn's own advice), each with a few threads: a synchronous
-  Lambda invocation holds its thread for up to the function's timeout, and the threads keep the worker serving
-  meanwhile. Nothing a request needs lives in a worker (sessions, revocations, token sets, rate limits are in the
-  database or Redis), so more workers or more machines change no answer.
+- Workers from the CPU count (``2 * CPUs + 1``, gunicorn's own advice), sync workers: one request at a time
+  each. Not gthread: in gunicorn 23 a gthread worker told to stop drops a connection it accepted but had not yet
+  read, so a graceful restart could lose a request (tests/production/test_serving.py restarts under load). A
+  synchronous Lambda invocation holds its worker for up to the function's timeout: size ``WEB_CONCURRENCY`` for
+  the long invocations you expect, or register long functions as events. Nothing a request needs lives in a
+  worker (sessions, revocations, token sets, rate limits are in the database or Redis), so more workers or more
+  machines change no answer.
 - ``timeout`` above the Lambda timeout ceiling the dashboard allows (900 s, ``dashboard.models.LambdaFunction``)
   plus its read margin (``DASHBOARD["READ_TIMEOUT_MARGIN"]``, 5 s): gunicorn never kills a worker waiting for a
   slow function the registry allows. tests/production/test_serving.py checks the figures against the code.
@@ -25,8 +28,8 @@ LAMBDA_READ_TIMEOUT_MARGIN = 5  # seconds: dashboard.conf READ_TIMEOUT_MARGIN's 
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))  # more than 1 makes gunicorn use gthread workers
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", LAMBDA_TIMEOUT_CEILING + LAMBDA_READ_TIMEOUT_MARGIN + 25))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", timeout))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
