@@ -59,6 +59,9 @@ SECRET_KEY_MISSING = not SECRET_KEY
 if SECRET_KEY_MISSING:
     # Only good for local development: config.E002 refuses to run without a real key when DEBUG is off.
     SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
+# Former keys, still accepted for what they signed (sessions' auth hashes, signed cookies, password reset links)
+# while the new one signs: rotating the key then signs nobody out (docs/operations.md).
+SECRET_KEY_FALLBACKS: list[str] = _read("DJANGO_SECRET_KEY_FALLBACKS", list, [])
 ALLOWED_HOSTS: list[str] = _read("DJANGO_ALLOWED_HOSTS", list, ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS: list[str] = _read("DJANGO_CSRF_TRUSTED_ORIGINS", list, [])
 
