@@ -50,6 +50,7 @@ def api_name(service: str, method: str) -> str:
 class Scan:
     operations: set[tuple[str, str]] = field(default_factory=set)  # (service, snake_case operation)
     unresolved: set[str] = field(default_factory=set)  # "path:function" where an operation is not a literal
+    auth_flows: set[str] = field(default_factory=set)  # AuthFlow="..." of InitiateAuth calls
 
 
 def python_files(root: Path = ROOT) -> Iterator[Path]:
@@ -153,6 +154,7 @@ def _producers(functions: Iterable[_Function]) -> dict[str, str]:
 class _Module:
     services: set[str]  # services this module gets clients of (directly or through a function returning one)
     imported: set[str]  # names bound by imports: ``services.invoke()`` is not a client's method
+    project_services: set[str] = field(default_factory=set)  # services any module of the project gets clients of
 
 
 def _module(functions: list[_Function], producers: dict[str, str]) -> _Module:
@@ -172,6 +174,9 @@ def _module(functions: list[_Function], producers: dict[str, str]) -> _Module:
 def _scan_call(
     node: ast.Call, variables: dict[str, str], producers: dict[str, str], module: _Module, label: str, result: Scan
 ) -> None:
+    for keyword in node.keywords:
+        if keyword.arg == "AuthFlow" and _literal(keyword.value):
+            result.auth_flows.add(str(_literal(keyword.value)))
     name = _name(node.func)
     if name == "call" and (isinstance(node.func, ast.Name) or _name(getattr(node.func, "value", node)) == "idp"):
         operation = _literal(node.args[0]) if node.args else None
@@ -204,8 +209,10 @@ def _scan_call(
         if service and node.func.attr in operations_of(service):
             result.operations.add((service, node.func.attr))
         elif service is None and isinstance(owner, ast.Name) and owner.id not in module.imported:
-            # A client handed in as an argument: any service this module gets clients of.
-            for candidate in module.services:
+            # A client handed in as an argument: any service this module gets clients of, or, in a module that
+            # gets none, any service the project gets clients of when the name says it is a client.
+            looks_like_a_client = owner.id == "client" or owner.id.endswith("_client")
+            for candidate in module.services or (module.project_services if looks_like_a_client else set()):
                 if node.func.attr in operations_of(candidate):
                     result.operations.add((candidate, node.func.attr))
 
@@ -218,8 +225,10 @@ def scan(root: Path = ROOT) -> Scan:
     }
     producers = _producers([f for functions in modules.values() for f in functions])
     result = Scan()
-    for functions in modules.values():
-        module = _module(functions, producers)
+    per_module = [(functions, _module(functions, producers)) for functions in modules.values()]
+    project_services = {service for _, module in per_module for service in module.services}
+    for functions, module in per_module:
+        module.project_services = project_services
         for function in functions:
             variables = function.client_variables(producers)
             for node in function.nodes:

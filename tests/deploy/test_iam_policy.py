@@ -131,6 +131,18 @@ def test_scan_finds_each_way_the_code_calls_aws(tmp_path: Path) -> None:
             """
         )
     )
+    (package / "lean.py").write_text(
+        textwrap.dedent(
+            """
+            import services
+
+            def send(lambda_client, other):
+                lambda_client.invoke_async(FunctionName="f")
+                other.list_functions()
+                services.get_alias()
+            """
+        )
+    )
     result = scan(tmp_path)
     assert result.operations == {
         ("cognito-idp", "admin_get_user"),
@@ -139,5 +151,6 @@ def test_scan_finds_each_way_the_code_calls_aws(tmp_path: Path) -> None:
         ("lambda", "invoke"),
         ("lambda", "get_function"),
         ("lambda", "get_alias"),
+        ("lambda", "invoke_async"),
     }
     assert result.unresolved == {"app/views.py:three"}
