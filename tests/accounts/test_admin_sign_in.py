@@ -7,7 +7,11 @@ use (the site signs in with USER_PASSWORD_AUTH). Cognito failures the stand-in c
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import logging
+import re
 import runpy
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts import signout
-from tests.accounts.conftest import Faults, totp_now
+from accounts import admin_login, signout
+from cognito_backend import exceptions as exc
+from tests.accounts.conftest import Faults, LocalPool, totp_now
+from tests.accounts.test_hosted_ui import authorize, front, hosted  # noqa: F401 - fixtures used here
+from tests.cognito_backend.conftest import MOTO_KEY
 from tests.conftest import DEFAULT_PASSWORD, CognitoFactory, CognitoUser, UserPool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,6 +138,43 @@ def test_an_admin_removed_from_the_staff_group_is_out_at_the_next_request(
     assert response.status_code == 403
     assert "which is not a staff account" in response.content.decode()
     assert not User.objects.get(username="stella").is_staff
+
+
+@pytest.mark.django_db
+def test_a_token_without_the_self_service_scope_is_confirmed_with_admin_get_user(
+    cognito: CognitoFactory, staff_pool: UserPool
+) -> None:
+    """Hosted-UI tokens may lack ``aws.cognito.signin.user.admin`` (GetUser refuses them): the pool is asked with
+    AdminGetUser. The token is moto's own, re-signed with moto's key without that scope (moto's GetUser does not
+    know it, so the GetUser path would refuse it)."""
+    user = cognito.create_user(staff_pool, "hugo", groups=["staff"])
+    claims = json.loads(base64.urlsafe_b64decode(user.tokens.access_token.split(".")[1] + "=="))
+    hosted_token = MOTO_KEY.sign({"kid": "dummy", "alg": "RS256"}, {**claims, "scope": "openid email profile"})
+    assert admin_login.read_pool(hosted_token) == admin_login.PoolView(mfa=(), groups=frozenset({"staff"}))
+    cognito.idp.admin_disable_user(UserPoolId=staff_pool.pool_id, Username="hugo")
+    with pytest.raises(exc.UserDisabled):
+        admin_login.read_pool(hosted_token)
+
+
+@pytest.mark.cognito_local
+@pytest.mark.django_db
+def test_a_staff_member_signs_in_through_the_hosted_ui_and_lands_in_the_admin(
+    client: Client, hosted: dict[str, str], local_pool: LocalPool, settings: Any
+) -> None:
+    """cognito-local's hosted UI (behind ``localaws.oauth_front``, see test_hosted_ui.py), reached from the link on
+    the sign-in page the admin sends the browser to."""
+    settings.COGNITO = {**settings.COGNITO, "STAFF_GROUPS": ["staff"], "SUPERUSER_GROUPS": ["admins"]}
+    settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": False}
+    local_pool.idp.create_group(UserPoolId=local_pool.pool_id, GroupName="staff")
+    local_pool.idp.admin_add_user_to_group(UserPoolId=local_pool.pool_id, Username="hana", GroupName="staff")
+    page = client.get("/admin/", follow=True)
+    link = re.search(r'id="hosted-ui" href="([^"]+)"', page.content.decode())
+    assert link is not None
+    authorize_url = client.get(html.unescape(link.group(1)))["Location"]
+    response = client.get("/accounts/callback/", authorize(authorize_url), follow=True)
+    assert response.status_code == 200
+    assert response.request["PATH_INFO"] == "/admin/"
+    assert User.objects.get(username="hana").is_staff
 
 
 # --- MFA --------------------------------------------------------------------------------------------------------
