@@ -158,8 +158,9 @@ def test_a_token_without_the_self_service_scope_is_confirmed_with_admin_get_user
 
 @pytest.mark.cognito_local
 @pytest.mark.django_db
+@pytest.mark.usefixtures("hosted")
 def test_a_staff_member_signs_in_through_the_hosted_ui_and_lands_in_the_admin(
-    client: Client, hosted: dict[str, str], local_pool: LocalPool, settings: Any
+    client: Client, local_pool: LocalPool, settings: Any
 ) -> None:
     """cognito-local's hosted UI (behind ``localaws.oauth_front``, see test_hosted_ui.py), reached from the link on
     the sign-in page the admin sends the browser to."""
