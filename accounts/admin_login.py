@@ -32,6 +32,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import BACKEND_SESSION_KEY, logout
 from django.contrib.auth import login as django_login
 from django.contrib.auth.backends import ModelBackend
+from django.core.checks import Warning
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -74,6 +75,28 @@ def mfa_required() -> bool:
 
 def break_glass_on() -> bool:
     return admin_sign_in_settings.BREAK_GLASS is True
+
+
+def check_admin_sign_in(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+    """``check --deploy``: the two admin settings that weaken its door."""
+    warnings = []
+    if break_glass_on():
+        warnings.append(
+            Warning(
+                "Break-glass admin sign-in is on: /admin/login/ takes local superuser passwords.",
+                hint="Turn it off (COGNITO_ADMIN_BREAK_GLASS=false) once Cognito can be used again.",
+                id="accounts.W101",
+            )
+        )
+    if not mfa_required():
+        warnings.append(
+            Warning(
+                "Admins may sign in without MFA.",
+                hint="Require it (COGNITO_ADMIN_REQUIRE_MFA=true).",
+                id="accounts.W102",
+            )
+        )
+    return warnings
 
 
 # --- the login page ---------------------------------------------------------------------------------------------

@@ -61,3 +61,11 @@ class CognitoAdminSite(admin.AdminSite):
 
 class CognitoAdminConfig(AdminConfig):
     default_site = "accounts.admin_site.CognitoAdminSite"
+
+    def ready(self) -> None:
+        super().ready()
+        from django.core import checks
+
+        from .admin_login import check_admin_sign_in
+
+        checks.register(check_admin_sign_in, checks.Tags.security, deploy=True)

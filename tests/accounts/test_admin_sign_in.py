@@ -391,3 +391,20 @@ def test_the_admin_settings_come_from_the_environment(
     assert values["COGNITO"]["STAFF_GROUPS"] == staff
     assert values["COGNITO"]["SUPERUSER_GROUPS"] == superuser
     assert values["ADMIN_SIGN_IN"] == {"REQUIRE_MFA": mfa, "BREAK_GLASS": glass}
+
+
+@pytest.mark.parametrize(
+    ("admin_sign_in", "ids"),
+    [
+        ({"REQUIRE_MFA": True, "BREAK_GLASS": False}, []),
+        ({"REQUIRE_MFA": False, "BREAK_GLASS": True}, ["accounts.W101", "accounts.W102"]),
+    ],
+)
+def test_check_deploy_warns_of_break_glass_and_of_admins_without_mfa(
+    settings: Any, admin_sign_in: dict[str, bool], ids: list[str]
+) -> None:
+    from django.core.checks import run_checks
+
+    settings.ADMIN_SIGN_IN = admin_sign_in
+    found = [m.id for m in run_checks(include_deployment_checks=True) if str(m.id).startswith("accounts.W10")]
+    assert found == ids
