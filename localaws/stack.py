@@ -207,18 +207,38 @@ def moto_process(port: int | None = None) -> ManagedProcess:
     )
 
 
-def cognito_local_process(port: int | None = None) -> ManagedProcess:
+def cognito_local_process(
+    port: int | None = None, lambda_endpoint: str = "", triggers: dict[str, str] | None = None
+) -> ManagedProcess:
     """cognito-local (npm), for what moto lacks: hosted UI ``/oauth2/*`` with PKCE, real codes, triggers.
 
-    Its data and config live in ``.localaws/cognito-local/.cognito``; usernames are usernames (not emails).
+    Its data and config live in ``.localaws/cognito-local/.cognito``; usernames are usernames (not emails). With
+    ``lambda_endpoint`` (the local Lambda runtime) its triggers are invoked there; ``triggers`` (e.g.
+    ``{"UserMigration": "MigrateUser"}``, empty for none) replaces its ``TriggerFunctions``. cognito-local reads
+    its config when it starts.
     """
     port = port or int(os.environ.get("LOCALAWS_COGNITO_LOCAL_PORT", "9229"))
     workdir = STATE_DIR / "cognito-local"
     config_dir = workdir / ".cognito"
     config_dir.mkdir(parents=True, exist_ok=True)
     config_file = config_dir / "config.json"
-    if not config_file.exists():
-        config_file.write_text(json.dumps({"UserPoolDefaults": {"UsernameAttributes": []}}, indent=2))
+    config: dict[str, Any] = {"UserPoolDefaults": {"UsernameAttributes": []}}
+    if config_file.exists():
+        try:
+            config = json.loads(config_file.read_text())
+        except ValueError:
+            pass
+    updated = dict(config)
+    if lambda_endpoint:
+        updated["LambdaClient"] = {
+            "endpoint": lambda_endpoint,
+            "region": os.environ.get("COGNITO_REGION", "us-east-1"),
+            "credentials": {"accessKeyId": "local", "secretAccessKey": "local"},
+        }
+    if triggers is not None:
+        updated["TriggerFunctions"] = dict(triggers)
+    if updated != config or not config_file.exists():
+        config_file.write_text(json.dumps(updated, indent=2))
     binary = Path(settings.BASE_DIR) / "node_modules" / ".bin" / "cognito-local"
     return ManagedProcess(
         name="cognito-local",
@@ -471,44 +491,107 @@ def ensure_lambda_role(iam: Any, created: list[str]) -> str:
     return str(response["Role"]["Arn"])
 
 
+def ensure_function(
+    lam: Any,
+    name: str,
+    *,
+    package: bytes,
+    handler: str,
+    description: str,
+    role_arn: str,
+    variables: dict[str, str],
+    created: list[str],
+    timeout: int = SAMPLE_TIMEOUT,
+) -> str:
+    """Creates the function, or brings its code, handler and environment up to date; returns its ARN."""
+    try:
+        configuration = lam.get_function(FunctionName=name)["Configuration"]
+    except lam.exceptions.ResourceNotFoundException:
+        response = lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler=handler,
+            Code={"ZipFile": package},
+            Description=description,
+            Timeout=timeout,
+            Environment={"Variables": variables},
+        )
+        created.append(f"Lambda function {name}")
+        return str(response["FunctionArn"])
+    if configuration.get("CodeSha256") != code_sha256(package):
+        lam.update_function_code(FunctionName=name, ZipFile=package)
+        created.append(f"code of Lambda function {name}")
+    current = (configuration.get("Environment") or {}).get("Variables") or {}
+    if configuration.get("Handler") != handler or current != variables or configuration.get("Timeout") != timeout:
+        lam.update_function_configuration(
+            FunctionName=name, Handler=handler, Environment={"Variables": variables}, Timeout=timeout
+        )
+        created.append(f"configuration of Lambda function {name}")
+    return str(configuration["FunctionArn"])
+
+
 def ensure_functions(
     lam: Any, role_arn: str, created: list[str], environments: dict[str, dict[str, str]] | None = None
 ) -> dict[str, str]:
-    """Creates the sample functions, or brings their code, handler and environment up to date."""
-    arns: dict[str, str] = {}
-    for name, spec in SAMPLE_FUNCTIONS.items():
-        package = sample_zip(name)
-        handler = f"{spec['module']}.handler"
-        variables = dict((environments or {}).get(name, {}))
+    """The sample functions, created or brought up to date (``environments``: variables by function name)."""
+    return {
+        name: ensure_function(
+            lam,
+            name,
+            package=sample_zip(name),
+            handler=f"{spec['module']}.handler",
+            description=spec["description"],
+            role_arn=role_arn,
+            variables=dict((environments or {}).get(name, {})),
+            created=created,
+        )
+        for name, spec in SAMPLE_FUNCTIONS.items()
+    }
+
+
+MIGRATION_TRIGGER = "MigrateUser"
+TRIGGER_HANDLER = Path(settings.BASE_DIR) / "migrations_tools" / "trigger" / "handler.py"
+
+
+def trigger_zip() -> bytes:
+    """The migration trigger's deployment package: ``handler.py`` alone, as the README deploys it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("handler.py", date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, TRIGGER_HANDLER.read_bytes())
+    return buffer.getvalue()
+
+
+def provision_migration_trigger(
+    endpoint: str, lambda_endpoint: str, site_url: str, secret: str, region: str = "us-east-1"
+) -> list[str]:
+    """The user-migration trigger as the function ``MigrateUser`` in the local Lambda runtime, for cognito-local
+    (which takes the new user's name from the answer: ``MIGRATION_ECHO_USERNAME``); returns what changed."""
+    created: list[str] = []
+    with _aws_override(endpoint, region, {"lambda": lambda_endpoint}):
+        site_aws.reset_clients()
         try:
-            configuration = lam.get_function(FunctionName=name)["Configuration"]
-        except lam.exceptions.ResourceNotFoundException:
-            configuration = None
-        if configuration is None:
-            response = lam.create_function(
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role_arn,
-                Handler=handler,
-                Code={"ZipFile": package},
-                Description=spec["description"],
-                Timeout=SAMPLE_TIMEOUT,
-                Environment={"Variables": variables},
+            ensure_function(
+                site_aws.get_client("lambda"),
+                MIGRATION_TRIGGER,
+                package=trigger_zip(),
+                handler="handler.handler",
+                description="Cognito user-migration trigger: asks the site whether the credentials are right.",
+                role_arn=ensure_lambda_role(site_aws.get_client("iam"), created),
+                variables={
+                    "MIGRATION_ENDPOINT_URL": f"{site_url.rstrip('/')}/api/migration/trigger/",
+                    "MIGRATION_SHARED_SECRET": secret,
+                    "MIGRATION_ECHO_USERNAME": "true",
+                },
+                created=created,
+                timeout=5,
             )
-            arns[name] = str(response["FunctionArn"])
-            created.append(f"Lambda function {name}")
-            continue
-        arns[name] = str(configuration["FunctionArn"])
-        if configuration.get("CodeSha256") != code_sha256(package):
-            lam.update_function_code(FunctionName=name, ZipFile=package)
-            created.append(f"code of Lambda function {name}")
-        current = (configuration.get("Environment") or {}).get("Variables") or {}
-        if configuration.get("Handler") != handler or current != variables:
-            lam.update_function_configuration(
-                FunctionName=name, Handler=handler, Environment={"Variables": variables}, Timeout=SAMPLE_TIMEOUT
-            )
-            created.append(f"configuration of Lambda function {name}")
-    return arns
+        finally:
+            site_aws.reset_clients()
+    return created
 
 
 def ensure_demo_user(idp: Any, pool_id: str, created: list[str]) -> None:
@@ -576,7 +659,8 @@ def provision(endpoint: str, region: str = "us-east-1", lambda_endpoint: str = "
     return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created, lambda_endpoint)
 
 
-def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
+def read_dotenv(path: Path | None = None) -> dict[str, str]:
+    path = path or DOTENV  # looked up at call time: tests point DOTENV elsewhere
     values: dict[str, str] = {}
     if not path.is_file():
         return values
@@ -589,8 +673,9 @@ def read_dotenv(path: Path = DOTENV) -> dict[str, str]:
     return values
 
 
-def write_dotenv(updates: dict[str, str], path: Path = DOTENV) -> bool:
+def write_dotenv(updates: dict[str, str], path: Path | None = None) -> bool:
     """Merge ``updates`` into the git-ignored ``.env``; returns True when the file changed."""
+    path = path or DOTENV
     values = read_dotenv(path)
     merged = {**values, **updates}
     merged.setdefault("TOKEN_ENCRYPTION_KEY", Fernet.generate_key().decode())

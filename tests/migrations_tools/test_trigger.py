@@ -8,13 +8,11 @@ created from ``migrations_tools/trigger/handler.py``, which calls this site's en
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,39 +199,22 @@ class CognitoLocal:
         return int(self.runtime.invocations) - self.baseline
 
 
-def trigger_package() -> bytes:
-    """``handler.py`` alone, as the README says to deploy it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.write(ROOT / "migrations_tools" / "trigger" / "handler.py", "handler.py")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def cognito_local(
-    live_server: Any, trigger_settings: None, tmp_path: Path, lambda_runtime: str, lambda_runtime_server: Any
+    live_server: Any,
+    trigger_settings: None,
+    tmp_path: Path,
+    aws: str,
+    lambda_runtime: str,
+    lambda_runtime_server: Any,
 ) -> Iterator[CognitoLocal]:
     binary = ROOT / "node_modules" / ".bin" / "cognito-local"
     if not binary.exists():
         pytest.skip("cognito-local is not installed (bin/test runs npm ci)")
-    from config.aws import get_client
+    from localaws import stack
 
-    role = get_client("iam").create_role(RoleName="migration-trigger", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    get_client("lambda").create_function(
-        FunctionName="MigrateUser",
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": trigger_package()},
-        Timeout=5,
-        Environment={
-            "Variables": {
-                "MIGRATION_ENDPOINT_URL": f"{live_server.url}{URL}",
-                "MIGRATION_SHARED_SECRET": SECRET,
-                "MIGRATION_ECHO_USERNAME": "true",
-            }
-        },
-    )
+    # MigrateUser from handler.py, created through the runtime as `localaws up --cognito-local` creates it.
+    stack.provision_migration_trigger(aws, lambda_runtime, live_server.url, SECRET)
     port = free_port()
     config = {
         "LambdaClient": {

@@ -6,6 +6,7 @@ import os
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from localaws import stack
@@ -38,6 +39,8 @@ class Command(BaseCommand):
         if action == "up":
             self.up(moto, runtime, region)
             if options["cognito_local"] or options["hosted_ui"]:
+                triggers = self.up_migration_trigger(moto, runtime, region)
+                cognito_local = stack.cognito_local_process(lambda_endpoint=runtime.url, triggers=triggers)
                 self.up_cognito_local(cognito_local)
             if options["hosted_ui"]:
                 self.up_hosted_ui(cognito_local, region)
@@ -57,6 +60,20 @@ class Command(BaseCommand):
         except stack.LocalAwsError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"cognito-local {'started' if started else 'already running'} at {process.url}")
+
+    def up_migration_trigger(
+        self, moto: stack.ManagedProcess, runtime: stack.ManagedProcess, region: str
+    ) -> dict[str, str]:
+        """cognito-local's triggers: the user-migration trigger on the Lambda runtime when the site has a secret."""
+        secret = str((getattr(settings, "COGNITO_MIGRATION", None) or {}).get("TRIGGER_SECRET") or "")
+        if not secret:
+            self.stdout.write("  migration trigger off in cognito-local (set COGNITO_MIGRATION_TRIGGER_SECRET)")
+            return {}
+        site = os.environ.get("LOCALAWS_SITE_URL", "http://127.0.0.1:8000")
+        changed = stack.provision_migration_trigger(moto.url, runtime.url, site, secret, region)
+        state = "created or updated" if changed else "in place"
+        self.stdout.write(f"  migration trigger {stack.MIGRATION_TRIGGER} {state}, calling {site}")
+        return {"UserMigration": stack.MIGRATION_TRIGGER}
 
     def up_hosted_ui(self, cognito_local: stack.ManagedProcess, region: str) -> None:
         front = stack.oauth_front_process(cognito_local.url)
