@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from . import admin_ended, signout  # noqa: F401 - admin_ended registers the ended sessions' admin
 from .admin_groups import MirroredGroupAdminMixin
 from .admin_models import AdminActionRun
-from .admin_users import AdminActionRunAdmin, CognitoUserAdminMixin
+from .admin_users import AdminActionRunAdmin, CognitoUserAdminMixin, run_admin_action
 from .models import GlobalSignOut
 
 admin.site.register(AdminActionRun, AdminActionRunAdmin)
@@ -66,8 +66,9 @@ class SignOutUserAdmin(CognitoUserAdminMixin, _BaseUserAdmin):  # type: ignore[v
     actions = [*(_BaseUserAdmin.actions or []), "sign_out_everywhere"]
 
     @admin.action(description="Sign out everywhere (here and at Cognito)")
-    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        _signed_out(self, request, queryset)
+    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        """Per user, logged, large selections as a task, like the other Cognito actions (``admin_users``)."""
+        return run_admin_action(self, request, queryset, "sign_out_everywhere")
 
 
 class SignOutGroupAdmin(MirroredGroupAdminMixin, _BaseGroupAdmin):  # type: ignore[valid-type,misc]

@@ -246,7 +246,7 @@ ACTIONS: dict[str, Action] = {
         Action("cognito_resend_invitation", "Resend the Cognito invitation", resend_invitation),
         Action("cognito_add_to_group", "Add to the Cognito group named below", add_to_group, needs_group=True),
         Action("cognito_remove_from_group", "Remove from the Cognito group named below", remove_from_group, True),
-        Action("cognito_sign_out", "Sign out everywhere (here and at Cognito)", sign_out),
+        Action("sign_out_everywhere", "Sign out everywhere (here and at Cognito)", sign_out),
         Action("cognito_delete", "Delete from the Cognito pool", delete_from_pool),
         Action("cognito_refresh", "Refresh from the Cognito pool (attributes and groups)", refresh),
         Action("cognito_migrate", "Migrate to Cognito now", migrate_now),
