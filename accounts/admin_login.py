@@ -46,7 +46,7 @@ from cognito_backend.mapping import UserMapper
 from cognito_backend.tokens import verify_token
 
 from . import hosted, token_store
-from .throttles import client_ip, throttle_wait
+from .throttles import IPThrottle, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def login(site: admin.AdminSite, request: HttpRequest, extra_context: dict[str, 
     user = request.user
     if request.method == "POST" and request.POST.get("action") == "break-glass":
         response = break_glass(site, request, next_url)
-    elif user.is_authenticated and request.session.get(BREAK_GLASS_KEY) and not break_glass_on():
+    elif user.is_authenticated and not session_allowed(request):
         logout(request)
         messages.warning(request, "Break-glass sign-in is off; sign in with your Cognito account.")
         response = HttpResponseRedirect(sign_in_url(site, next_url))
@@ -191,6 +191,10 @@ def _render(
     return render(request, TEMPLATE, context, status=status)
 
 
+class _SignInScope:
+    throttle_scope = "sign_in"
+
+
 def break_glass(site: admin.AdminSite, request: HttpRequest, next_url: str) -> HttpResponse:
     """A local superuser's password, when ``BREAK_GLASS`` is on; every use and refusal is a logged warning."""
     if not break_glass_on():
@@ -200,9 +204,9 @@ def break_glass(site: admin.AdminSite, request: HttpRequest, next_url: str) -> H
     if not form.is_valid():
         return _render(site, request, next_url, None, form=form, status=400)
     username = form.cleaned_data["username"]
-    wait = throttle_wait(request, "sign_in", username)
-    if wait is not None:
-        seconds = max(1, math.ceil(wait))
+    throttle = IPThrottle()  # the sign-in's budget per client address; no Cognito lookup, which may be down
+    if not throttle.allow_request(request, _SignInScope()):
+        seconds = max(1, math.ceil(throttle.wait() or 1))
         form.add_error(None, f"Too many sign-in attempts; try again in {seconds} seconds.")
         response = _render(site, request, next_url, None, form=form, status=429)
         response["Retry-After"] = str(seconds)
@@ -231,7 +235,9 @@ def before_logout(request: HttpRequest) -> None:
 def session_allowed(request: HttpRequest) -> bool:
     """False for a break-glass session once break-glass sign-in is turned off."""
     session = getattr(request, "session", None)
-    return not (session is not None and session.get(BREAK_GLASS_KEY) and not break_glass_on())
+    if session is None or session.get(BACKEND_SESSION_KEY) != PASSWORD_BACKEND:
+        return True
+    return not (session.get(BREAK_GLASS_KEY) and not break_glass_on())
 
 
 @dataclass(frozen=True)

@@ -335,6 +335,20 @@ def test_break_glass_refuses_a_wrong_password_or_a_user_who_is_not_superuser(
 
 
 @pytest.mark.django_db
+def test_break_glass_tries_spend_the_sign_in_budget_of_the_client_address(
+    client: Client, staff_pool: UserPool, root: Any, settings: Any
+) -> None:
+    settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": True}
+    settings.ACCOUNTS = {**settings.ACCOUNTS, "THROTTLE_RATES": {"sign_in": "2/min"}}
+    assert break_glass(client, password="Not-The-Passw0rd").status_code == 403
+    assert break_glass(client, password="Not-The-Passw0rd").status_code == 403
+    response = break_glass(client)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
 def test_a_break_glass_session_ends_when_break_glass_is_turned_off(
     client: Client, staff_pool: UserPool, root: Any, settings: Any
 ) -> None:
