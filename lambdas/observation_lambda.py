@@ -72,10 +72,11 @@ def _only(value: dict[str, Any], allowed: tuple[str, ...], path: str, hint: str 
 
 
 def _single(value: Any, path: str) -> tuple[str, Any]:
-    value = _object(value, path)
-    if len(value) != 1:
-        raise QueryError(f"{path}: expected exactly one member, got {len(value)}.")
-    return next(iter(value.items()))
+    members = _object(value, path)
+    if len(members) != 1:
+        raise QueryError(f"{path}: expected exactly one member, got {len(members)}.")
+    key, member = next(iter(members.items()))
+    return str(key), member
 
 
 def _field(name: str, path: str, allowed: tuple[str, ...] = FIELDS) -> str:
@@ -87,7 +88,7 @@ def _field(name: str, path: str, allowed: tuple[str, ...] = FIELDS) -> str:
 def _size(value: Any, path: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_SIZE:
         raise QueryError(f"{path}: expected an integer from {minimum} to {MAX_SIZE}.")
-    return value
+    return int(value)
 
 
 def _instant(value: Any, path: str) -> datetime:

@@ -121,7 +121,7 @@ def register(name: str, function_name: str, timeout: int = 10) -> None:
 
 
 def post(api: APIClient, name: str, payload: bytes) -> Any:
-    return api.generic("POST", f"/api/lambdas/{name}/invoke/", payload, content_type="application/json")
+    return api.generic("POST", f"/api/lambdas/{name}/invoke/", payload, content_type="application/json")  # type: ignore[arg-type]
 
 
 @pytest.mark.django_db
