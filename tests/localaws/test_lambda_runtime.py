@@ -285,3 +285,23 @@ def test_a_function_whose_code_it_never_saw_is_left_to_moto(lam: Any, aws: str, 
 
     # moto without Docker echoes the payload.
     assert invoke(lam, "Elsewhere", {"n": 1})[1] == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    ("code", "handler", "error_type"),
+    [
+        ("import os\ndef handler(event, context):\n    os._exit(3)\n", "app.handler", "Runtime.ExitError"),
+        ("def handler(event, context):\n    return 1\n", "missing.handler", "Runtime.ImportModuleError"),
+        ("def other(event, context):\n    return 1\n", "app.handler", "Runtime.HandlerNotFound"),
+    ],
+)
+def test_a_function_that_cannot_run_answers_lambdas_runtime_error(
+    lam: Any, deploy: Deployer, code: str, handler: str, error_type: str
+) -> None:
+    deploy("Broken", code)
+    lam.update_function_configuration(FunctionName="Broken", Handler=handler)
+
+    response, error = invoke(lam, "Broken", {})
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == error_type
