@@ -274,6 +274,10 @@ def _map_flags(user: Any, groups: frozenset[str]) -> list[str]:
     return list(map_flags(user, groups))
 
 
+# What ends the session; anything else (Cognito or its keys unreachable, throttled) is a 503 that keeps it.
+REFUSALS = (exc.TokenError, exc.NotAuthorized, exc.UserDisabled, exc.UserNotFound)
+
+
 def _to_login(site: admin.AdminSite, request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(_back_here(site, request.get_full_path()))
 
@@ -294,11 +298,11 @@ def gate(site: admin.AdminSite, request: HttpRequest) -> HttpResponse | None:
         return _to_login(site, request)
     try:
         pool = read_pool(stored.access_token)
-    except (exc.TokenError, exc.NotAuthorized, exc.UserDisabled, exc.UserNotFound) as error:
-        logger.info("admin session ended: the pool refused it (%s): user=%s", error.code, user.pk)
-        token_store.end_session(request)
-        return _to_login(site, request)
     except exc.CognitoError as error:
+        if isinstance(error, REFUSALS) and not isinstance(error, exc.ServiceUnavailable):
+            logger.info("admin session ended: the pool refused it (%s): user=%s", error.code, user.pk)
+            token_store.end_session(request)
+            return _to_login(site, request)
         logger.warning("admin session not confirmed, Cognito answered %s: user=%s", error.code, user.pk)
         response = render(
             request,

@@ -26,7 +26,7 @@ from cognito_backend import exceptions as exc
 from tests.accounts.conftest import Faults, LocalPool, totp_now
 from tests.accounts.test_hosted_ui import authorize, front, hosted  # noqa: F401 - fixtures used here
 from tests.cognito_backend.conftest import MOTO_KEY
-from tests.conftest import DEFAULT_PASSWORD, CognitoFactory, CognitoUser, UserPool
+from tests.conftest import DEFAULT_PASSWORD, CognitoFactory, CognitoUser, UserPool, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 User = get_user_model()
@@ -247,12 +247,21 @@ def test_an_admin_session_ends_at_once_when_its_tokens_are_revoked_or_the_accoun
     assert "_auth_user_id" not in client.session
 
 
+def _pool_fails(faults: Faults, settings: Any) -> None:
+    faults.inject("AdminListGroupsForUser", "internal_error")
+
+
+def _keys_unreachable(faults: Faults, settings: Any) -> None:
+    settings.COGNITO = {**settings.COGNITO, "JWKS_URL": f"http://127.0.0.1:{free_port()}/jwks.json"}
+
+
 @pytest.mark.django_db
+@pytest.mark.parametrize("fault", [_pool_fails, _keys_unreachable], ids=["cognito-error", "signing-keys-unreachable"])
 def test_when_cognito_cannot_answer_the_admin_answers_503_and_the_session_stays(
-    client: Client, staff: CognitoUser, faults: Faults
+    client: Client, staff: CognitoUser, faults: Faults, settings: Any, fault: Any
 ) -> None:
     assert sign_in(client, "stella").status_code == 200
-    faults.inject("AdminListGroupsForUser", "internal_error")
+    fault(faults, settings)
     response = client.get("/admin/")
     assert response.status_code == 503
     assert "Cognito cannot confirm your admin session" in response.content.decode()
