@@ -4,9 +4,6 @@ an outage."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +18,7 @@ from accounts.admin_models import AdminActionResult, AdminActionRun
 from cognito_backend.clients import get_client
 from cognito_backend.models import CognitoIdentity
 from tests.accounts.conftest import Faults, aws_error, bearer
-from tests.conftest import ROOT, CognitoFactory, CognitoUser, UserPool
+from tests.conftest import CognitoFactory, CognitoUser, UserPool
 
 User = get_user_model()
 CHANGELIST = "/admin/auth/user/"
@@ -417,14 +414,3 @@ def test_selection_above_the_threshold_runs_as_a_task_with_progress_and_per_user
     assert admin_bulk_action.apply(args=[str(run.pk)]).get() == "done"
     assert len(faults.calls) == calls
     assert AdminActionResult.objects.filter(run=run).count() == 24
-
-
-def test_a_worker_process_registers_the_bulk_task() -> None:
-    """What ``celery -A config worker`` imports at start (Django set up, the apps' task modules) holds the task."""
-    script = (
-        "import django; django.setup(); from config.celery import app; app.loader.import_default_modules(); "
-        "print('accounts.admin_bulk_action' in app.tasks)"
-    )
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"}
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "True"
