@@ -53,8 +53,15 @@ class Skip(Exception):
 class Pacer:
     """Paces one run's Cognito calls under the configured rate and retries throttling with backoff."""
 
-    def __init__(self, rate: float | None = None, retries: int | None = None, backoff: Backoff | None = None) -> None:
-        self.bucket = TokenBucket(float(rate or accounts_settings.ADMIN_COGNITO_RATE or 10.0))
+    def __init__(
+        self,
+        rate: float | None = None,
+        retries: int | None = None,
+        backoff: Backoff | None = None,
+        *,
+        bucket: TokenBucket | None = None,
+    ) -> None:
+        self.bucket = bucket or TokenBucket(float(rate or accounts_settings.ADMIN_COGNITO_RATE or 10.0))
         self.retries = int(accounts_settings.ADMIN_THROTTLE_RETRIES if retries is None else retries)
         self.backoff = backoff or Backoff(base=0.2, cap=5.0)
         self.throttles = 0

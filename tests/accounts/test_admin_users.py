@@ -355,6 +355,47 @@ def test_sign_out_everywhere_is_kept(
     assert LogEntry.objects.filter(object_id=str(alice.pk)).count() == 1
 
 
+def test_the_pacer_keeps_to_the_rate_and_backs_off_longer_on_each_throttle() -> None:
+    from accounts.admin_services import Pacer
+    from cognito_backend import exceptions as exc
+    from migrations_tools.ratelimit import Backoff, TokenBucket
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pace = Pacer(
+        retries=3,
+        backoff=Backoff(base=0.2, cap=5.0, sleep=sleep),
+        bucket=TokenBucket(5.0, clock=lambda: now[0], sleep=sleep),
+    )
+    for _ in range(11):
+        pace(lambda: None)
+    assert now[0] >= 2.0 - 1e-6  # 11 calls at 5 per second: the first at once, ten more over two seconds
+
+    answers = iter([exc.Throttled(retry_after=1), exc.Throttled(retry_after=1), exc.Throttled(retry_after=1)])
+
+    def throttled_three_times() -> str:
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return "through"
+
+    waits.clear()
+    assert pace(throttled_three_times) == "through"
+    backoffs = [w for w in waits if w >= 0.1]
+    assert len(backoffs) >= 3 and backoffs[0] <= 0.4 and max(backoffs) > 0.4
+
+    def always_throttled() -> None:
+        raise exc.Throttled(retry_after=1)
+
+    with pytest.raises(exc.Throttled):
+        pace(always_throttled)
+
+
 # --- large selections: the Celery task ------------------------------------------------------------------------
 
 
