@@ -285,6 +285,10 @@ ACCOUNTS: dict[str, Any] = {
     "TOTP_ISSUER": _read("COGNITO_TOTP_ISSUER", str, "Cognito for Django"),
     "THROTTLE_RATES": _read("COGNITO_THROTTLE_RATES", dict, {}),
     "REAUTH_MAX_AGE": _read("COGNITO_REAUTH_MAX_AGE", int, 300),
+    # The user admin: selections above this run as a Celery task; its Cognito calls per second; throttle retries.
+    "ADMIN_BULK_THRESHOLD": _read("COGNITO_ADMIN_BULK_THRESHOLD", int, 50),
+    "ADMIN_COGNITO_RATE": _read("COGNITO_ADMIN_RATE", float, 10.0),
+    "ADMIN_THROTTLE_RETRIES": _read("COGNITO_ADMIN_THROTTLE_RETRIES", int, 5),
 }
 
 # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed; empty: none, the
