@@ -400,7 +400,12 @@ def test_the_pacer_keeps_to_the_rate_and_backs_off_longer_on_each_throttle() -> 
 
 
 def test_selection_above_the_threshold_runs_as_a_task_with_progress_and_per_user_outcomes(
-    admin_client: Client, cognito: CognitoFactory, user_pool: UserPool, faults: Faults, settings: Any
+    admin_client: Client,
+    cognito: CognitoFactory,
+    user_pool: UserPool,
+    faults: Faults,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     from accounts.admin_tasks import admin_bulk_action
 
@@ -426,13 +431,15 @@ def test_selection_above_the_threshold_runs_as_a_task_with_progress_and_per_user
 
     faults.inject("AdminDisableUser", refuse_some)
     sent: list[Any] = []
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
         patch.setattr(admin_bulk_action, "delay", lambda run_id: sent.append(run_id))
         response = admin_client.post(
             CHANGELIST, {"action": "cognito_disable", "_selected_action": [u.pk for u in users]}
         )
-        run = AdminActionRun.objects.get()
-        assert response.status_code == 302 and response["Location"].endswith(f"/adminactionrun/{run.pk}/change/")
+    run = AdminActionRun.objects.get()
+    assert response.status_code == 302 and response["Location"].endswith(f"/adminactionrun/{run.pk}/change/")
+    assert sent == [str(run.pk)]  # queued once the request committed; nothing acted on yet
+    assert User.objects.filter(username__startswith="u", is_active=False).count() == 0
     assert (run.total, run.status, run.actor.username) == (24, "queued", "root")  # type: ignore[union-attr]
     assert admin_bulk_action.acks_late is True
 
