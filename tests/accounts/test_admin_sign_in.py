@@ -33,6 +33,12 @@ User = get_user_model()
 
 
 @pytest.fixture
+def admin_settings(settings: Any) -> None:
+    """For tests that need no pool: MFA not required, break-glass off (tests turn them on)."""
+    settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": False}
+
+
+@pytest.fixture
 def staff_pool(user_pool: UserPool, settings: Any) -> UserPool:
     """The site's group mapping over the test pool: ``staff`` makes staff, ``admins`` superusers."""
     settings.COGNITO = {**user_pool.settings(), "STAFF_GROUPS": ["staff"], "SUPERUSER_GROUPS": ["admins"]}
@@ -63,7 +69,7 @@ def staff(cognito: CognitoFactory, staff_pool: UserPool) -> CognitoUser:
 
 
 @pytest.mark.django_db
-def test_the_admin_login_sends_to_the_cognito_sign_in_page_keeping_next(client: Client, staff_pool: UserPool) -> None:
+def test_the_admin_login_sends_to_the_cognito_sign_in_page_keeping_next(client: Client, admin_settings: None) -> None:
     response = client.get("/admin/auth/user/?o=1", follow=True)
     assert response.request["PATH_INFO"] == "/accounts/sign-in/"
     back = parse_qs(urlsplit(landed_on(response)).query)["next"][0]
@@ -74,7 +80,7 @@ def test_the_admin_login_sends_to_the_cognito_sign_in_page_keeping_next(client: 
 @pytest.mark.parametrize(
     "next_url", ["https://evil.example/admin/", "//evil.example/", "/admin/login/?next=/admin/login/"]
 )
-def test_the_admin_login_keeps_next_only_on_this_site(client: Client, staff_pool: UserPool, next_url: str) -> None:
+def test_the_admin_login_keeps_next_only_on_this_site(client: Client, admin_settings: None, next_url: str) -> None:
     response = client.get("/admin/login/", {"next": next_url})
     back = parse_qs(urlsplit(response["Location"]).query)["next"][0]
     assert back == "/admin/login/?next=%2Fadmin%2F"
@@ -298,7 +304,7 @@ def break_glass(client: Client, password: str = "Local-Passw0rd!", username: str
 @pytest.mark.django_db
 @pytest.mark.parametrize("action", ["break-glass", ""])
 def test_local_passwords_are_refused_while_break_glass_is_off(
-    client: Client, staff_pool: UserPool, root: Any, action: str
+    client: Client, admin_settings: None, root: Any, action: str
 ) -> None:
     response = client.post(
         "/admin/login/", {"action": action, "username": "root", "password": "Local-Passw0rd!", "next": "/admin/"}
@@ -310,7 +316,7 @@ def test_local_passwords_are_refused_while_break_glass_is_off(
 
 @pytest.mark.django_db
 def test_break_glass_signs_a_local_superuser_in_and_logs_each_use_without_the_password(
-    client: Client, staff_pool: UserPool, root: Any, settings: Any, caplog: pytest.LogCaptureFixture
+    client: Client, admin_settings: None, root: Any, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": True, "BREAK_GLASS": True}
     page = client.get("/admin/login/")
@@ -328,7 +334,7 @@ def test_break_glass_signs_a_local_superuser_in_and_logs_each_use_without_the_pa
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["wrong-password", "staff-not-superuser"])
 def test_break_glass_refuses_a_wrong_password_or_a_user_who_is_not_superuser(
-    client: Client, staff_pool: UserPool, root: Any, settings: Any, caplog: pytest.LogCaptureFixture, who: str
+    client: Client, admin_settings: None, root: Any, settings: Any, caplog: pytest.LogCaptureFixture, who: str
 ) -> None:
     settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": True}
     User.objects.create_user("clerk", "clerk@example.com", "Local-Passw0rd!", is_staff=True)
@@ -345,7 +351,7 @@ def test_break_glass_refuses_a_wrong_password_or_a_user_who_is_not_superuser(
 
 @pytest.mark.django_db
 def test_break_glass_tries_spend_the_sign_in_budget_of_the_client_address(
-    client: Client, staff_pool: UserPool, root: Any, settings: Any
+    client: Client, admin_settings: None, root: Any, settings: Any
 ) -> None:
     settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": True}
     settings.ACCOUNTS = {**settings.ACCOUNTS, "THROTTLE_RATES": {"sign_in": "2/min"}}
@@ -359,7 +365,7 @@ def test_break_glass_tries_spend_the_sign_in_budget_of_the_client_address(
 
 @pytest.mark.django_db
 def test_a_break_glass_session_ends_when_break_glass_is_turned_off(
-    client: Client, staff_pool: UserPool, root: Any, settings: Any
+    client: Client, admin_settings: None, root: Any, settings: Any
 ) -> None:
     settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": True}
     assert break_glass(client).status_code == 302
