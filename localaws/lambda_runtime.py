@@ -59,6 +59,8 @@ WORKER = Path(__file__).with_name("lambda_worker.py")
 # Lambda's quotas: invocation payload (request and response) 6 MB synchronous, 256 KB asynchronous.
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_EVENT_PAYLOAD = 256 * 1024
+# Lambda's init phase (importing the handler) has its own limit of 10 s, apart from the function's timeout.
+INIT_TIMEOUT = 10.0
 # Variables of the runtime's own environment a worker keeps (the rest is the function's and Lambda's).
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "SYSTEMROOT", "TMPDIR")
 _LAMBDA_AUTHORIZATION = (
@@ -96,34 +98,54 @@ class Worker:
                 start_new_session=True,
             )
         self._buffer = b""
+        self.initialised = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def run(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """The worker's answer, or None when it did not answer in ``timeout`` seconds or died."""
-        assert self.process.stdin is not None and self.process.stdout is not None
-        try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return None
+    def _line(self, timeout: float) -> tuple[dict[str, Any] | None, str]:
+        """The worker's next line, and "ok", "timeout" (nothing within ``timeout`` s) or "exited"."""
+        assert self.process.stdout is not None
         fd = self.process.stdout.fileno()
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return None
+                return None, "timeout"
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                return None
+                return None, "exited"
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)
         answer: dict[str, Any] = json.loads(line)
-        return answer
+        return answer, "ok"
+
+    def init(self, timeout: float) -> tuple[dict[str, Any] | None, str]:
+        """Waits for the worker to import the handler (Lambda's init phase, timed apart from the function)."""
+        if self.initialised:
+            return {"ready": True}, "ok"
+        answer, outcome = self._line(timeout)
+        self.initialised = outcome == "ok" and bool(answer and answer.get("ready"))
+        return answer, outcome
+
+    def run(self, request: dict[str, Any], timeout: float) -> tuple[dict[str, Any] | None, str]:
+        """The worker's answer to ``request``, and "ok", "timeout" or "exited"."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None, "exited"
+        return self._line(timeout)
+
+    def exit_status(self) -> int | None:
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         try:
@@ -193,8 +215,7 @@ class LambdaRuntime:
         class _Handler(_RequestHandler):
             owner = runtime
 
-        self.server = ThreadingHTTPServer((host, port), _Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port), _Handler)
         self.port = int(self.server.server_address[1])
         self._thread: threading.Thread | None = None
 
@@ -360,26 +381,31 @@ class LambdaRuntime:
 
     def run(self, spec: FunctionSpec, payload: bytes, request_id: str) -> tuple[bytes, str | None] | None:
         """(body, function error or None); None when the function is at its concurrency limit."""
+        if not spec.runtime.startswith("python"):
+            message = f"The local Lambda runtime runs Python functions only, not {spec.runtime or 'this runtime'}."
+            return _error_body("Runtime.InvalidRuntime", message), "Unhandled"
         worker = self._acquire(spec)
         if worker is None:
             return None
         with self._lock:
             self.invocations += 1
-        if not spec.runtime.startswith("python"):
-            self._release(spec, worker, keep=True)
-            message = f"The local Lambda runtime runs Python functions only, not {spec.runtime or 'this runtime'}."
-            return _error_body("Runtime.InvalidRuntime", message), "Unhandled"
+        ready, outcome = worker.init(INIT_TIMEOUT)
+        if not worker.initialised:
+            self._release(spec, worker, keep=False)
+            if ready is not None and "error" in ready:
+                return json.dumps(ready["error"]).encode(), "Unhandled"
+            status = "timed out" if outcome == "timeout" else f"exited with status {worker.exit_status()}"
+            message = f"RequestId: {request_id} Error: the runtime {status} during init"
+            return _error_body("Runtime.InitError", message), "Unhandled"
         started = time.time()
         request = {"request_id": request_id, "deadline": started + spec.timeout, "payload": payload.decode()}
-        answer = worker.run(request, spec.timeout)
+        answer, outcome = worker.run(request, spec.timeout)
         if answer is None:
-            timed_out = worker.alive()
             self._release(spec, worker, keep=False)
-            if timed_out:
+            if outcome == "timeout":
                 message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
                 return _error_body("Sandbox.Timedout", message), "Unhandled"
-            code = worker.process.returncode
-            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
+            message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {worker.exit_status()}"
             return _error_body("Runtime.ExitError", message), "Unhandled"
         self._release(spec, worker, keep=True)
         if "error" in answer:
@@ -478,6 +504,11 @@ class LambdaRuntime:
 
 def _error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 refuses connections when several clients start at once
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

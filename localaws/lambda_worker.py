@@ -76,22 +76,25 @@ def main() -> None:
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    spec = os.environ.get("_HANDLER", "")
-    handler: Any = None
+    try:
+        handler = _load(os.environ.get("_HANDLER", ""))
+    except InitError as exc:
+        # Lambda's init phase failed: this environment is discarded, the next invocation starts a new one.
+        answers.write(json.dumps({"error": exc.args[0]}) + "\n")
+        answers.flush()
+        return
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for line in sys.stdin:
         request = json.loads(line)
         answer: dict[str, Any]
         try:
-            if handler is None:
-                handler = _load(spec)
             event = json.loads(request["payload"])
             result = handler(event, Context(request["request_id"], float(request["deadline"])))
             try:
                 answer = {"result": json.dumps(result)}
             except (TypeError, ValueError) as exc:
                 answer = {"error": _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")}
-        except InitError as exc:
-            answer = {"error": exc.args[0]}
         except Exception as exc:  # noqa: BLE001 - any error of the handler is the function's error
             frames = traceback.extract_tb(exc.__traceback__)[1:]  # the handler's frames, not this loop's
             trace = [entry.rstrip("\n") for entry in traceback.format_list(frames)]
