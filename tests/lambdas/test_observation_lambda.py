@@ -10,6 +10,12 @@ from lambdas import observation_lambda
 from lambdas.observation_lambda import InvalidRequest, QueryError, handler, observations
 
 
+@pytest.fixture(autouse=True)
+def aws() -> str:
+    """This handler calls no AWS service: the suite's moto reset around each test is not needed."""
+    return ""
+
+
 def find(query: dict[str, Any]) -> dict[str, Any]:
     return handler({"action": "FIND", "query": query}, None)
 
