@@ -170,7 +170,8 @@ class CognitoUserAdminMixin:
     ) -> HttpResponse:
         user = self.get_object(request, object_id)  # type: ignore[attr-defined]
         view: dict[str, Any] = {}
-        link = _link(user) if user is not None else None
+        allowed = user is not None and self.has_view_or_change_permission(request, user)  # type: ignore[attr-defined]
+        link = _link(user) if allowed else None
         if link is not None and request.method == "GET":
             view = pool_view(link)
             if "error" in view:

@@ -158,6 +158,17 @@ def test_change_page_answers_softly_when_cognito_is_down(
     assert CognitoIdentity.objects.get(user=alice).sub in response.content.decode()
 
 
+def test_staff_without_permission_on_users_cause_no_cognito_call(
+    cognito: CognitoFactory, user_pool: UserPool, cognito_calls: list[str]
+) -> None:
+    alice = linked(cognito, user_pool, "alice")
+    clerk = Client()
+    clerk.force_login(User.objects.create_user("clerk", is_staff=True))
+    cognito_calls.clear()
+    assert clerk.get(f"{CHANGELIST}{alice.pk}/change/").status_code == 403
+    assert cognito_calls == []
+
+
 # --- actions ---------------------------------------------------------------------------------------------------
 
 
