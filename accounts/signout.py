@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 # Cognito errors worth another attempt later: unreachable, timing out, throttling, a 5xx.
 TRANSIENT = (exc.ServiceUnavailable, exc.GatewayTimeout, exc.Throttled)
-DB_SESSION_ENGINES = ("django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db")
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -62,12 +61,14 @@ def delete_sessions(user_ids: Iterable[Any], *, token_set_id: str = "") -> int:
     token set); how many. Best-effort: only database-backed
     session engines can be searched (a cookie or cache engine cannot; the session-revocation middleware ends
     those sessions on their next request anyway)."""
-    wanted = {str(pk) for pk in user_ids}
-    if not wanted or settings.SESSION_ENGINE not in DB_SESSION_ENGINES:
-        return 0
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
     from django.contrib.sessions.models import Session
 
+    wanted = {str(pk) for pk in user_ids}
     store_class = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    # The database engines (db, cached_db, and the engines built on them, like cognito_backend.sessions).
+    if not wanted or not issubclass(store_class, DatabaseStore):
+        return 0
     deleted = 0
     sessions = Session.objects.filter(expire_date__gt=datetime.now(UTC)).only("session_key", "session_data")
     for session in sessions.iterator(chunk_size=2000):

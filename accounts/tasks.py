@@ -84,8 +84,7 @@ def refresh_token_sets(ids: list[str]) -> dict[str, int]:
             counts["current"] += 1
             continue
         try:
-            before = token_set.version
-            token_store.refresh_if_needed(token_set, margin=window)
+            tokens = token_store.refresh_if_needed(token_set, margin=window)
         except (token_store.TokenSetEnded, token_store.TokenSetUnreadable) as error:
             counts["ended"] += 1
             end_sessions_of(token_set, error.reason)
@@ -94,7 +93,7 @@ def refresh_token_sets(ids: list[str]) -> dict[str, int]:
             counts["failed"] += 1
             logger.warning("refresh of token set %s failed: %s", token_set.pk, error.code)
             continue
-        moved = TokenSet.objects.filter(pk=token_set.pk, version__gt=before).exists()
+        moved = tokens.expires_at > token_set.expires_at.timestamp()  # renewed, by this task or meanwhile
         counts["refreshed" if moved else "current"] += 1
     return counts
 

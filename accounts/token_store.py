@@ -35,7 +35,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_out
 from django.db import OperationalError
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.dispatch import receiver
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
@@ -309,9 +309,20 @@ def is_due(token_set: TokenSet, *, margin: float | None = None) -> bool:
     return token_set.expires_at.timestamp() <= limit
 
 
+@dataclass
+class Lease:
+    """The refresh lease of one token set, as ``token_set_lock`` took it. ``released``: the holder's own write
+    already gave it back (the new tokens and the release are one UPDATE), so none is needed on the way out."""
+
+    owner: str
+    held: bool = False
+    released: bool = False
+
+
 @contextmanager
-def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15.0) -> Iterator[bool]:
-    """Hold the refresh lease of one token set while its tokens are renewed; yields whether it was taken.
+def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15.0) -> Iterator[Lease]:
+    """Hold the refresh lease of one token set while its tokens are renewed; yields the ``Lease`` (``held``: it
+    was taken).
 
     The lease is the row itself: one conditional UPDATE moves ``lease_until`` from empty (or past) to the future,
     and the database lets exactly one caller do that, whichever process it runs in and whatever cache the site
@@ -320,6 +331,7 @@ def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15
     newer tokens.
     """
     owner = uuid.uuid4().hex
+    lease = Lease(owner)
     deadline = time.monotonic() + wait
     held = False
     while True:
@@ -338,10 +350,11 @@ def token_set_lock(token_set_id: Any, *, timeout: float = 30.0, wait: float = 15
         if held or gone or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
+    lease.held = held
     try:
-        yield held
+        yield lease
     finally:
-        if held:
+        if held and not lease.released:
             TokenSet.objects.filter(pk=token_set_id, lease_owner=owner).update(lease_until=None, lease_owner="")
 
 
@@ -355,7 +368,7 @@ def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> St
     """
     if not is_due(token_set, margin=margin):
         return read(token_set)
-    with token_set_lock(token_set.pk):
+    with token_set_lock(token_set.pk) as lease:
         current = TokenSet.objects.filter(pk=token_set.pk).first()
         if current is None:
             raise TokenSetEnded()
@@ -374,12 +387,17 @@ def refresh_if_needed(token_set: TokenSet, *, margin: float | None = None) -> St
                 return tokens
             raise
         expires_at, _ = _expiry(fresh)
+        # The new tokens and the lease's release in one write (the release only if the lease is still ours).
+        ours = Q(lease_owner=lease.owner)
         updated = TokenSet.objects.filter(pk=current.pk, version=current.version).update(
             ciphertext=_encrypt(fresh.id_token, fresh.access_token, fresh.refresh_token or tokens.refresh_token),
             expires_at=expires_at,
             version=F("version") + 1,
             refreshed=datetime.now(UTC),
+            lease_until=Case(When(ours, then=Value(None)), default=F("lease_until")),
+            lease_owner=Case(When(ours, then=Value("")), default=F("lease_owner")),
         )
+        lease.released = bool(updated)
         if not updated:  # someone else wrote newer tokens meanwhile (or deleted the row)
             latest = TokenSet.objects.filter(pk=current.pk).first()
             if latest is None:

@@ -147,6 +147,22 @@ def test_a_token_set_of_the_site_s_own_client_refreshes_with_it(
     assert "SECRET_HASH" not in refreshes.sent[0]["AuthParameters"]
 
 
+def test_a_refresh_writes_the_row_twice_taking_the_lease_and_storing_the_tokens_with_its_release(
+    cognito_user: CognitoUser, refreshes: Refreshes
+) -> None:
+    """SQLite has one writer: each write a refresh saves is time the other workers do not wait (bench_refresh)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    row = stored(local_user(), cognito_user, expires_in=60)
+    with CaptureQueriesContext(connection) as queries:
+        token_store.refresh_if_needed(row)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "INSERT", "DELETE"))]
+    assert len(writes) == 2
+    row.refresh_from_db()
+    assert row.version == 2 and row.lease_until is None and row.lease_owner == ""
+
+
 # --- throttling and outages: retried with backoff and jitter ----------------------------------------------------
 
 
