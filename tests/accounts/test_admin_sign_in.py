@@ -286,6 +286,12 @@ def test_logging_out_of_the_admin_revokes_the_sessions_refresh_token(
     assert "_auth_user_id" not in client.session
 
 
+@pytest.mark.django_db
+def test_an_admins_change_password_link_goes_to_the_pools_password_page(client: Client, staff: CognitoUser) -> None:
+    assert sign_in(client, "stella").status_code == 200
+    assert client.get("/admin/password_change/")["Location"] == "/accounts/password/change/"
+
+
 # --- break-glass ------------------------------------------------------------------------------------------------
 
 
