@@ -1,8 +1,9 @@
-"""The site's URLs plus three for the benchmark and the revocation process tests (bench settings only):
+"""The site's URLs plus four for the benchmark and the revocation process tests (bench settings only):
 
 - ``/bench/me-noauth/``: the ``/api/auth/me/`` view with authentication off (the baseline);
 - ``/bench/me-online/``: the same view with the online check on (``cognito_online_check = True``);
-- ``POST /bench/revoke/<sub>/``: ``revoke_user_tokens(sub)`` in this process.
+- ``POST /bench/revoke/<sub>/``: ``revoke_user_tokens(sub)`` in this process;
+- ``POST /bench/session-count/``: adds one to a counter in the session and answers it with this process's id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, URLResolver, include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -51,7 +52,15 @@ def revoke(request: HttpRequest, sub: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+@csrf_exempt
+@require_POST
+def session_count(request: HttpRequest) -> JsonResponse:
+    request.session["count"] = int(request.session.get("count", 0)) + 1
+    return JsonResponse({"count": request.session["count"], "pid": os.getpid()})
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("bench/session-count/", session_count),
     path("bench/me-noauth/", NoAuthMeView.as_view()),
     path("bench/me-online/", OnlineMeView.as_view()),
     path("bench/revoke/<str:sub>/", revoke),

@@ -22,6 +22,7 @@ session request costs no database query for the user while nothing changed.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +54,41 @@ _online_checked: dict[str, float] = {}
 _ONLINE_LIMIT = 50_000
 
 
+def stamp(request: HttpRequest, response: HttpResponse) -> None:
+    """A session written by this request gets a new version, in its data and in the version cookie, so copies
+    remembered by any process serve the browser's next request only if they hold this write
+    (``sessions.SessionStore``). An emptied session loses the cookie."""
+    session = getattr(request, "session", None)
+    if not isinstance(session, sessions.SessionStore):
+        return
+    name = sessions.version_cookie_name()
+    if session.is_empty():
+        if name in request.COOKIES:
+            response.delete_cookie(
+                name,
+                path=settings.SESSION_COOKIE_PATH,
+                domain=settings.SESSION_COOKIE_DOMAIN,
+                samesite=settings.SESSION_COOKIE_SAMESITE,
+            )
+        return
+    if not session.modified or response.status_code >= 500:
+        return
+    version = secrets.token_urlsafe(12)
+    session[sessions.VERSION_KEY] = version
+    session.stamped = True
+    max_age = None if session.get_expire_at_browser_close() else session.get_expiry_age()
+    response.set_cookie(
+        name,
+        version,
+        max_age=max_age,
+        domain=settings.SESSION_COOKIE_DOMAIN,
+        path=settings.SESSION_COOKIE_PATH,
+        secure=bool(settings.SESSION_COOKIE_SECURE),
+        httponly=bool(settings.SESSION_COOKIE_HTTPONLY),
+        samesite=settings.SESSION_COOKIE_SAMESITE,
+    )
+
+
 def interval() -> float:
     return float(cognito_settings.ONLINE_CHECK_INTERVAL)
 
@@ -63,11 +99,17 @@ class SessionRevocationMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = getattr(request, "session", None)
+        if isinstance(session, sessions.SessionStore):
+            session.presented_version = request.COOKIES.get(sessions.version_cookie_name(), "")
+        response: HttpResponse | None = None
         if session is not None and session.get(BACKEND_SESSION_KEY) == sessions.BACKEND:
             reason = self.check(request, session)
             if reason:
-                return self.end(request, reason)
-        return self.get_response(request)
+                response = self.end(request, reason)
+        if response is None:
+            response = self.get_response(request)
+        stamp(request, response)
+        return response
 
     def check(self, request: HttpRequest, session: Any) -> str:
         """ "" when the session stands (``request.user`` is then set), else why it ended."""

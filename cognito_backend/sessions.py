@@ -19,7 +19,18 @@ revocation memo's rule: while the Redis invalidation bus is live, each process k
 ``REVOCATION_MEMO_SECONDS``, and only until the next bus message (any revocation, user change or session write
 anywhere moves the bus's generation); every save, delete or key change of a session publishes one. So a session
 request costs no round trip to the cache, and a sign-out in one process holds in the others as soon as the
-message lands. Without a live bus it is ``cached_db`` unchanged.
+message lands.
+
+Without a live bus each process also keeps a session it read for at most ``REVOCATION_MEMO_SECONDS``, but only
+while the browser presents the session's version: ``SessionRevocationMiddleware`` stamps every write of a session
+with a new random version (``VERSION_KEY`` in the data, and a cookie beside the session cookie, ``<name>_v``), and
+a remembered copy serves a request only when its version is the one the request presents. A write in another
+process therefore reaches the next request at once (the browser presents the new version), a repeated request
+costs no query, and a session deleted in another process is honoured within ``REVOCATION_MEMO_SECONDS``, like a
+revoked bearer token (a sign-out also records a revocation, which the middleware checks); so is a write no request
+stamped (a script's ``save()``: it drops the version, so this process reads the database until the next stamped
+write). With a per-process cache (the default, no ``CACHE_URL``) the cache is not used for sessions at all: only
+the database, which every process shares.
 """
 
 from __future__ import annotations
@@ -31,8 +42,10 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends import cached_db, db
+from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -133,13 +146,35 @@ _sessions: dict[str, tuple[float, int, dict[str, Any]]] = {}
 _SESSIONS_LIMIT = 50_000
 
 
+VERSION_KEY = "_cognito_v"
+
+# session key -> (monotonic expiry, version, wall-clock expiry of the session, session data): the versioned memo
+_versioned: dict[str, tuple[float, str, float, dict[str, Any]]] = {}
+
+
+def version_cookie_name() -> str:
+    return f"{settings.SESSION_COOKIE_NAME}_v"
+
+
+def _shared_cache() -> bool:
+    from .revocation import _is_shared_cache
+
+    return _is_shared_cache()
+
+
 class SessionStore(cached_db.SessionStore):
-    """``cached_db`` with a per-process memo kept honest by the invalidation bus (module docstring)."""
+    """``cached_db`` with a per-process memo kept honest by the invalidation bus or by the session's version
+    (module docstring)."""
+
+    presented_version = ""  # the version the request's cookie names (set by the middleware)
+    stamped = False  # the middleware gave this write a new version
 
     def load(self) -> dict[str, Any]:
         key = self.session_key
-        if not key or not bus.bus_live():
+        if not key:
             return super().load()
+        if not bus.bus_live():
+            return self._load_versioned(key)
         generation = bus.generation()
         entry = _sessions.get(key)
         if entry is not None and entry[1] == generation and entry[0] > time.monotonic():
@@ -151,9 +186,39 @@ class SessionStore(cached_db.SessionStore):
             _sessions[key] = (time.monotonic() + memo_seconds(), generation, dict(data))
         return data
 
+    def _load_versioned(self, key: str) -> dict[str, Any]:
+        entry = _versioned.get(key)
+        version = self.presented_version
+        if (
+            version
+            and entry is not None
+            and entry[1] == version
+            and entry[0] > time.monotonic()
+            and entry[2] > time.time()
+        ):
+            return dict(entry[3])
+        if _shared_cache():
+            data = super().load()
+            expires = float("inf")  # the shared cache's entry and the row expire together
+        else:  # a per-process cache would keep sessions another process deleted or changed: the database only
+            row = self._get_session_from_db()  # type: ignore[attr-defined]
+            data = self.decode(row.session_data) if row else {}
+            expires = row.expire_date.timestamp() if row else 0.0
+        if data.get(VERSION_KEY) and self.session_key == key:
+            _remember(key, str(data[VERSION_KEY]), expires, data)
+        return data
+
     def save(self, must_create: bool = False) -> None:
-        super().save(must_create=must_create)
+        data: dict[str, Any] = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+        if not self.stamped:
+            data.pop(VERSION_KEY, None)  # changed without a new version: no remembered copy may match it
+        if _shared_cache() or bus.bus_live():
+            super().save(must_create=must_create)
+        else:
+            db.SessionStore.save(self, must_create=must_create)
         _changed(self.session_key)
+        if self.session_key and data.get(VERSION_KEY):
+            _remember(self.session_key, str(data[VERSION_KEY]), self.get_expiry_date().timestamp(), data)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self.session_key
@@ -166,10 +231,25 @@ class SessionStore(cached_db.SessionStore):
         _changed(old)
 
 
+@receiver(setting_changed)
+def _forget_on_settings_change(*, setting: str, **kwargs: Any) -> None:
+    """Remembered sessions were read under the old keys and engine settings (tests change them live)."""
+    if setting in {"SECRET_KEY", "SECRET_KEY_FALLBACKS", "CACHES", "COGNITO"} or setting.startswith("SESSION_"):
+        _sessions.clear()
+        _versioned.clear()
+
+
+def _remember(key: str, version: str, expires: float, data: dict[str, Any]) -> None:
+    if len(_versioned) >= _SESSIONS_LIMIT:
+        _versioned.clear()
+    _versioned[key] = (time.monotonic() + memo_seconds(), version, expires, dict(data))
+
+
 def _changed(session_key: str | None) -> None:
     """A session was written or deleted: every process drops what it remembers (the message moves the bus's
     generation everywhere; here at once)."""
     if not session_key:
         return
     _sessions.pop(session_key, None)
+    _versioned.pop(session_key, None)
     bus.publish(session=hashlib.sha256(session_key.encode()).hexdigest()[:16], kind="session")  # no bus: no-op

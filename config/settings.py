@@ -157,12 +157,11 @@ if str(CACHES["default"].get("BACKEND", "")).endswith("RedisCache"):
         **{str(k).lower(): v for k, v in (CACHES["default"].get("OPTIONS") or {}).items()},
     }
 
-# Sessions in the database; with a shared cache read through it (cached_db), and with Redis also remembered per
-# process while the invalidation bus is live (cognito_backend.sessions: a session write anywhere drops the copies),
-# so a session request costs no query and no round trip. Never with the per-process default: a sign-out in one
-# process would leave the session cached in the others.
-if not str(CACHES["default"].get("BACKEND", "")).endswith(("LocMemCache", "DummyCache")):
-    SESSION_ENGINE = "cognito_backend.sessions"
+# Sessions in the database; with a shared cache read through it (cached_db), and remembered per process
+# (cognito_backend.sessions): with Redis while the invalidation bus is live, else for REVOCATION_MEMO_SECONDS and
+# only while the browser presents the session's current version (a cookie stamped at each write), so a repeated
+# session request costs no query. The per-process default cache is never used for sessions.
+SESSION_ENGINE = "cognito_backend.sessions"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -160,6 +160,63 @@ def test_the_online_check_ends_a_session_signed_out_straight_at_cognito_once_per
     assert not TokenSet.objects.exists()
 
 
+# --- sessions remembered per process, by version ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_repeated_session_request_costs_no_query(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool, django_assert_num_queries: Any
+) -> None:
+    page_sign_in(client, cognito, user_pool)
+    assert client.cookies[sessions.version_cookie_name()].value  # the sign-in's write was stamped
+    assert client.get("/api/auth/me/").status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get("/api/auth/me/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_remembered_session_serves_only_the_version_the_browser_presents(
+    client: Client, cognito: CognitoFactory, user_pool: UserPool, django_assert_num_queries: Any
+) -> None:
+    """Another process's copy of a session written since (here: a copy put back as it was) is not used: the
+    browser presents the new version, so the session is read from the database."""
+    page_sign_in(client, cognito, user_pool)
+    key = client.cookies["sessionid"].value
+    assert client.get("/api/auth/me/").status_code == 200
+    stale = sessions._versioned[key]
+    session = client.session
+    session["written_elsewhere"] = True
+    session[sessions.VERSION_KEY] = "v2"
+    session.stamped = True  # type: ignore[attr-defined] # as the writing request's response would stamp it
+    session.save()
+    sessions._versioned[key] = stale  # what the other process still remembers
+    client.cookies[sessions.version_cookie_name()] = "v2"
+    with django_assert_num_queries(1):
+        assert client.get("/api/auth/me/").status_code == 200
+    assert sessions._versioned[key][3]["written_elsewhere"] is True
+
+
+def test_session_writes_in_two_worker_processes_are_never_lost(
+    tmp_path: Path, user_pool: UserPool, moto_server: str, cognito: CognitoFactory
+) -> None:
+    """Two gunicorn workers, SQLite, no shared cache: each remembers sessions, and a counter kept in the session
+    goes up by one at every request whichever worker answers (a remembered copy from before the other worker's
+    write would count twice)."""
+    env = site_env(tmp_path, user_pool, moto_server, REVOCATION_MEMO_SECONDS=60.0)
+    cognito.create_user(user_pool, "carol", sign_in=False)
+    with gunicorn(env, workers=2) as url:
+        browser = browser_sign_in(url)
+        counts: list[int] = []
+        pids: set[int] = set()
+        while len(counts) < 200 and (len(counts) < 30 or len(pids) < 2):
+            answer = browser.post(f"{url}/bench/session-count/", timeout=30).json()
+            counts.append(answer["count"])
+            pids.add(answer["pid"])
+        assert len(pids) == 2  # both workers answered
+        assert counts == list(range(1, len(counts) + 1))
+        assert browser.get(f"{url}/api/auth/me/", timeout=30).status_code == 200
+
+
 # --- across processes: a gunicorn worker serves the session, another process revokes -------------------------
 
 
@@ -183,11 +240,11 @@ def site_env(tmp_path: Path, user_pool: UserPool, moto_server: str, **cognito: A
 
 
 @contextmanager
-def gunicorn(env: dict[str, str]) -> Iterator[str]:
+def gunicorn(env: dict[str, str], workers: int = 1) -> Iterator[str]:
     port = free_port()
     binary = str(Path(sys.executable).parent / "gunicorn")
     worker = subprocess.Popen(
-        [binary, "--workers", "1", "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
+        [binary, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "config.wsgi"],
         env=env,
         cwd=ROOT,
     )
