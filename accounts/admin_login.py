@@ -141,8 +141,8 @@ def login(site: admin.AdminSite, request: HttpRequest, extra_context: dict[str, 
     request.sensitive_post_parameters = ["password"]  # type: ignore[attr-defined] # kept out of error reports
     next_url = admin_next(request, site)
     user = request.user
-    if request.method == "POST" and request.POST.get("action") == "break-glass":
-        response = break_glass(site, request, next_url)
+    if request.method == "POST" and (request.POST.get("action") == "break-glass" or not user.is_authenticated):
+        response = break_glass(site, request, next_url)  # a local password: refused unless break-glass is on
     elif user.is_authenticated and not session_allowed(request):
         logout(request)
         messages.warning(request, "Break-glass sign-in is off; sign in with your Cognito account.")
@@ -152,9 +152,6 @@ def login(site: admin.AdminSite, request: HttpRequest, extra_context: dict[str, 
     elif user.is_authenticated:
         logger.info("admin refused a signed-in user who is not staff: user=%s", user.pk)
         response = _render(site, request, next_url, extra_context, refused=True, status=403)
-    elif request.method == "POST":
-        logger.info("admin login: a local password was posted while break-glass sign-in is off")
-        response = _render(site, request, next_url, extra_context, status=403, password_refused=True)
     elif not break_glass_on():
         response = HttpResponseRedirect(sign_in_url(site, next_url))
     else:
@@ -198,7 +195,7 @@ class _SignInScope:
 def break_glass(site: admin.AdminSite, request: HttpRequest, next_url: str) -> HttpResponse:
     """A local superuser's password, when ``BREAK_GLASS`` is on; every use and refusal is a logged warning."""
     if not break_glass_on():
-        logger.info("admin login: a break-glass sign-in was posted while it is off")
+        logger.info("admin login: a local password was posted while break-glass sign-in is off")
         return _render(site, request, next_url, None, status=403, password_refused=True)
     form = BreakGlassForm(request.POST)
     if not form.is_valid():
