@@ -169,6 +169,21 @@ def test_staff_without_permission_on_users_cause_no_cognito_call(
     assert cognito_calls == []
 
 
+def test_deleting_from_the_pool_needs_the_delete_permission(cognito: CognitoFactory, user_pool: UserPool) -> None:
+    from django.contrib.auth.models import Permission
+
+    alice = linked(cognito, user_pool, "alice")
+    editor = User.objects.create_user("editor", is_staff=True)
+    editor.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    client = Client()
+    client.force_login(editor)
+    choices = client.get(CHANGELIST).context["action_form"].fields["action"].choices
+    names = {name for name, _ in choices}
+    assert "cognito_disable" in names and "cognito_delete" not in names
+    act(client, "cognito_delete", [alice], confirmed="yes")
+    assert pool_user(user_pool, "alice")["Username"] == "alice"
+
+
 # --- actions ---------------------------------------------------------------------------------------------------
 
 
