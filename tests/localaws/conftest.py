@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from functools import cache
 from typing import Any
 
 import boto3
@@ -21,9 +22,18 @@ def package(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@cache
 def lambda_client(endpoint: str, read_timeout: float = 60) -> Any:
-    """A Lambda client that sends each request once (botocore would resend an Invoke on a read timeout)."""
-    return boto3.session.Session().client(
+    """A Lambda client that sends each request once (botocore would resend an Invoke on a read timeout).
+
+    Kept per endpoint: building a client costs a good part of a second on a busy machine.
+    """
+    return _session().client(
         "lambda",
         endpoint_url=endpoint,
         region_name=REGION,
@@ -34,6 +44,11 @@ def lambda_client(endpoint: str, read_timeout: float = 60) -> Any:
 @pytest.fixture
 def lam(lambda_runtime: str) -> Any:
     return lambda_client(lambda_runtime)
+
+
+@cache
+def _iam(endpoint: str) -> Any:
+    return _session().client("iam", endpoint_url=endpoint, region_name=REGION)
 
 
 class Deployer:
@@ -58,6 +73,6 @@ class Deployer:
 
 @pytest.fixture
 def deploy(lam: Any, aws: str) -> Deployer:
-    iam = boto3.session.Session().client("iam", endpoint_url=aws, region_name=REGION)
+    iam = _iam(aws)
     role = iam.create_role(RoleName="runtime-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     return Deployer(lam, str(role))

@@ -53,6 +53,16 @@ def handler(event, context):
     return None
 """
 
+WAITS = """
+import os, time
+def handler(event, context):
+    open(event["started"], "w").close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(event["release"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "released"
+"""
+
 LARGE = """
 def handler(event, context):
     return "x" * event["size"]
@@ -247,24 +257,26 @@ def test_new_code_replaces_the_old_one(lam: Any, deploy: Deployer) -> None:
 def test_invocations_over_the_concurrency_limit_are_throttled(
     aws: str, lam: Any, deploy: Deployer, tmp_path: Path
 ) -> None:
-    deploy("Sleeper", SLEEPS, timeout=30)
+    deploy("Waiter", WAITS, timeout=30)
     runtime = LambdaRuntime(aws, state_dir=tmp_path / "runtime", concurrency=1).start()
+    started, release = tmp_path / "started", tmp_path / "release"
     try:
         # The function's code is kept by the runtime that created it: this one learns it the same way.
         narrow = lambda_client(runtime.url)
-        narrow.update_function_code(FunctionName="Sleeper", ZipFile=_code_of(SLEEPS))
-        busy = threading.Thread(
-            target=invoke, args=(narrow, "Sleeper", {"pid_file": str(tmp_path / "a.pid"), "sleep": 3})
-        )
+        narrow.update_function_code(FunctionName="Waiter", ZipFile=_code_of(WAITS))
+        event = {"started": str(started), "release": str(release)}
+        busy = threading.Thread(target=invoke, args=(narrow, "Waiter", event))
         busy.start()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (tmp_path / "a.pid").exists():
-            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not started.exists():
+            time.sleep(0.02)
 
         with pytest.raises(narrow.exceptions.TooManyRequestsException):
-            invoke(narrow, "Sleeper", {"pid_file": str(tmp_path / "b.pid")})
+            invoke(narrow, "Waiter", event)
+        release.touch()
         busy.join()
     finally:
+        release.touch()
         runtime.stop()
 
 
