@@ -78,3 +78,66 @@ def test_the_sample_functions_are_the_ones_the_local_stand_in_runs() -> None:
         assert deployed[name]["Handler"] == f"{spec['module']}.handler", name
         assert (DEPLOY / deployed[name]["Code"]).resolve() == stack.LAMBDAS_DIR.resolve(), name
         assert deployed[name]["Timeout"] == stack.SAMPLE_TIMEOUT, name
+
+
+def resolved(**parameters: str) -> template.Resolver:
+    trigger_arn = "arn:aws:lambda:eu-west-1:123456789012:function:trigger"
+    return template.Resolver(
+        {**stack.TEMPLATE_PARAMETERS, **parameters},
+        {"UserPool": "eu-west-1_AbC"},
+        region="eu-west-1",
+        attributes={
+            ("MigrationTriggerFunction", "Arn"): trigger_arn,
+            ("FunctionRole", "Arn"): "arn:aws:iam::123456789012:role/functions",
+        },
+    )
+
+
+def test_migration_trigger_is_attached_only_when_the_sites_endpoint_is_given() -> None:
+    resources = template.load()["Resources"]
+    assert "LambdaConfig" not in resolved().properties("UserPool")
+    assert not resolved().condition("HasMigrationTrigger")
+    on = resolved(MigrationEndpointUrl="https://site.example/api/migration/trigger/", MigrationSharedSecret="s")
+    assert on.properties("UserPool")["LambdaConfig"] == {
+        "UserMigration": on.attributes[("MigrationTriggerFunction", "Arn")]
+    }
+    assert on.properties("MigrationTriggerFunction")["Environment"]["Variables"]["MIGRATION_ENDPOINT_URL"] == (
+        "https://site.example/api/migration/trigger/"
+    )
+    for logical_id in ("MigrationTriggerFunction", "MigrationTriggerPermission"):
+        assert resources[logical_id]["Condition"] == "HasMigrationTrigger"
+    assert template.load()["Parameters"]["MigrationSharedSecret"]["NoEcho"] is True
+
+
+def test_email_goes_through_ses_only_when_a_sender_identity_is_given() -> None:
+    assert resolved().properties("UserPool")["EmailConfiguration"] == {"EmailSendingAccount": "COGNITO_DEFAULT"}
+    arn = "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
+    assert resolved(SesSourceArn=arn).properties("UserPool")["EmailConfiguration"] == {
+        "EmailSendingAccount": "DEVELOPER",
+        "SourceArn": arn,
+    }
+    assert (
+        resolved(SesSourceArn=arn, FromEmailAddress="no-reply@example.com").properties("UserPool")[
+            "EmailConfiguration"
+        ]["From"]
+        == "no-reply@example.com"
+    )
+
+
+def test_mfa_deletion_protection_and_token_lifetimes_are_parameters() -> None:
+    pool = resolved(MfaConfiguration="ON", DeletionProtection="INACTIVE").properties("UserPool")
+    assert (pool["MfaConfiguration"], pool["DeletionProtection"], pool["EnabledMfas"]) == (
+        "ON",
+        "INACTIVE",
+        ["SOFTWARE_TOKEN_MFA"],
+    )
+    assert resolved().properties("UserPool")["DeletionProtection"] == "ACTIVE"
+    lifetimes = {"AccessTokenValidityMinutes": "15", "IdTokenValidityMinutes": "20", "RefreshTokenValidityDays": "7"}
+    for logical_id in template.resources_of("AWS::Cognito::UserPoolClient"):
+        client = resolved(**lifetimes).properties(logical_id)
+        assert (client["AccessTokenValidity"], client["IdTokenValidity"], client["RefreshTokenValidity"]) == (
+            "15",
+            "20",
+            "7",
+        )
+        assert client["TokenValidityUnits"] == {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}
