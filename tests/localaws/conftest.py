@@ -47,7 +47,7 @@ def lam(lambda_runtime: str) -> Any:
 
 
 @cache
-def _iam(endpoint: str) -> Any:
+def iam_client(endpoint: str) -> Any:
     return _session().client("iam", endpoint_url=endpoint, region_name=REGION)
 
 
@@ -73,6 +73,6 @@ class Deployer:
 
 @pytest.fixture
 def deploy(lam: Any, aws: str) -> Deployer:
-    iam = _iam(aws)
+    iam = iam_client(aws)
     role = iam.create_role(RoleName="runtime-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     return Deployer(lam, str(role))

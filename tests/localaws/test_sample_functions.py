@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from dashboard.demo import SAMPLES
 from localaws import stack
-from tests.localaws.conftest import Deployer, lambda_client
+from tests.localaws.conftest import Deployer, iam_client, lambda_client
 
 EXAMPLES = {sample["function_name"]: sample["example_payload"] for sample in SAMPLES}
 
@@ -25,12 +25,11 @@ def provisioned(aws: str, lambda_runtime: str) -> stack.Provisioned:
 
 
 @pytest.fixture
-def sample_functions(lambda_runtime: str) -> dict[str, str]:
+def sample_functions(aws: str, lambda_runtime: str) -> dict[str, str]:
     """Only the functions (no pool), created through the runtime as ``provision`` creates them."""
-    from config.aws import get_client
-
     created: list[str] = []
-    return stack.ensure_functions(get_client("lambda"), stack.ensure_lambda_role(get_client("iam"), created), created)
+    role = stack.ensure_lambda_role(iam_client(aws), created)
+    return stack.ensure_functions(lambda_client(lambda_runtime), role, created)
 
 
 def invoke(endpoint: str, name: str, payload: Any) -> tuple[dict[str, Any], Any]:
