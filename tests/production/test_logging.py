@@ -20,6 +20,8 @@ TOKEN = "eyJraWQiOiJwcm9iZSJ9.eyJzdWIiOiJuZXZlci1sb2dnZWQifQ.c2lnbmF0dXJlLW5ldmV
 REFRESH = "refresh-token-never-logged-4Xq"
 CODE = "oauth-code-never-logged-9Zk"
 
+pytestmark = pytest.mark.production  # once per suite: its processes use databases of their own
+
 
 def test_every_line_is_json_and_a_requests_lines_carry_its_id(site: Site) -> None:
     request_id = f"probe-{uuid.uuid4().hex}"

@@ -17,6 +17,8 @@ from .conftest import production_env
 
 OLD, NEW = "old-secret-key-" + "o" * 40, "new-secret-key-" + "n" * 40
 
+pytestmark = pytest.mark.production  # once per suite: its processes use databases of their own
+
 
 def session_user_after_rotation(client: Any, settings: Any, fallbacks: list[str]) -> Any:
     settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = OLD, []
