@@ -437,6 +437,11 @@ class LambdaRuntime:
             return configuration
         spec = self.spec(json.loads(configuration.body))
         if spec is None:
+            logger.warning(
+                "function %s: its code was never deployed through this runtime; moto answers (it echoes). "
+                "Deploy it through the runtime (manage.py localaws up does) to run it.",
+                identifier,
+            )
             return self.forward("POST", f"{API}/{identifier}/invocations{qualifier}", headers, body)
         text = body.decode("utf-8", "replace") if body.strip() else "{}"
         try:
