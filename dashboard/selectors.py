@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -10,11 +11,16 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from cognito_backend.cache import bus, memo_seconds
+
 from .exceptions import FunctionForbidden, FunctionNotFound
 from .models import Invocation, LambdaFunction
 
 # What ``LambdaFunction.name`` (a SlugField of 64) can hold.
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,64}")
+# name -> (monotonic expiry, bus generation when read, the enabled function); see ``function_by_name``.
+_registry: dict[str, tuple[float, int, LambdaFunction]] = {}
+_REGISTRY_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,36 @@ def functions_for(caller: Caller) -> list[LambdaFunction]:
 
 
 def function_by_name(name: str) -> LambdaFunction:
-    """The enabled function called ``name``; a disabled one is as unknown as a missing one."""
+    """The enabled function called ``name``; a disabled one is as unknown as a missing one.
+
+    While the Redis invalidation bus is live, each process remembers the answer (with its allowed groups) for
+    ``REVOCATION_MEMO_SECONDS``: every change of the registry or of a group publishes on the bus, which moves its
+    generation in every process and so drops the memo at once (``registry_changed``). Without a live bus every
+    call reads the database.
+    """
     if not _SLUG.fullmatch(name):  # not a name the registry can hold (nor one to put in a query: NUL ...)
         raise FunctionNotFound(f"No function named {name[:64]!r}.")
+    live = bus.bus_live()
+    generation = bus.generation()
+    if live:
+        entry = _registry.get(name)
+        if entry is not None and entry[1] == generation and entry[0] > time.monotonic():
+            return entry[2]
     try:
-        return enabled_functions().get(name=name)
+        function = enabled_functions().get(name=name)
     except LambdaFunction.DoesNotExist:
         raise FunctionNotFound(f"No function named {name[:64]!r}.") from None
+    if live and bus.generation() == generation:
+        if len(_registry) >= _REGISTRY_LIMIT:
+            _registry.clear()
+        _registry[name] = (time.monotonic() + memo_seconds(), generation, function)
+    return function
+
+
+def registry_changed() -> None:
+    """Every process drops its remembered registry answers (here at once; elsewhere through the bus)."""
+    _registry.clear()
+    bus.publish(kind="dashboard_registry")  # no bus: nothing to tell, nothing was remembered
 
 
 def function_for(caller: Caller, name: str) -> LambdaFunction:

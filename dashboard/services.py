@@ -29,7 +29,7 @@ from django.db import DatabaseError, transaction
 
 from cognito_backend import exceptions as cognito_exceptions
 
-from . import aws, payloads, selectors
+from . import aws, lambda_invoke, payloads, selectors
 from .conf import dashboard_settings
 from .exceptions import (
     AwsAccessDenied,
@@ -230,9 +230,7 @@ def call_lambda(function: LambdaFunction, client: Any, data: bytes, record: Invo
     """Invoke ``function`` once with ``client``; fills ``record`` and raises ``DashboardError`` on failure."""
     started = time.perf_counter()
     try:
-        response = client.invoke(
-            FunctionName=function.function_name, InvocationType=function.invocation_type, Payload=data
-        )
+        response = lambda_invoke.invoke(client, function.function_name, function.invocation_type, data)
         body = response["Payload"].read() if "Payload" in response else b""
     except ClientError as exc:
         record.aws_request_id = str(exc.response.get("ResponseMetadata", {}).get("RequestId", ""))[:64]
@@ -368,8 +366,11 @@ def _save(record: Invocation) -> None:
     Lambda may already have run: the attempt must be on record whatever the stored payload holds.
     """
     try:
-        with transaction.atomic():
-            record.save()
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint, so a refusal leaves the caller's transaction usable
+                record.save()
+        else:
+            record.save()  # one INSERT in autocommit: atomic by itself, no BEGIN/COMMIT round trips
         return
     except (DatabaseError, ValueError, UnicodeError) as exc:
         logger.error(

@@ -1,0 +1,39 @@
+"""Registry changes drop every process's remembered registry answers (``selectors.function_by_name``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from . import selectors
+from .models import LambdaFunction
+
+
+def _changed(**kwargs: Any) -> None:
+    # After the commit: a process reading before it would remember the old row under the new generation.
+    transaction.on_commit(selectors.registry_changed)
+
+
+@receiver(post_save, sender=LambdaFunction, dispatch_uid="dashboard.registry.saved")
+def _function_saved(sender: Any, **kwargs: Any) -> None:
+    _changed()
+
+
+@receiver(post_delete, sender=LambdaFunction, dispatch_uid="dashboard.registry.deleted")
+def _function_deleted(sender: Any, **kwargs: Any) -> None:
+    _changed()
+
+
+@receiver(m2m_changed, sender=LambdaFunction.allowed_groups.through, dispatch_uid="dashboard.registry.groups")
+def _groups_changed(sender: Any, **kwargs: Any) -> None:
+    _changed()
+
+
+@receiver(post_save, sender=Group, dispatch_uid="dashboard.registry.group_saved")
+@receiver(post_delete, sender=Group, dispatch_uid="dashboard.registry.group_deleted")
+def _group_changed(sender: Any, **kwargs: Any) -> None:
+    _changed()
