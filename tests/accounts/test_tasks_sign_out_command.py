@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import time
 from typing import Any
@@ -58,3 +59,39 @@ def test_a_run_resumes_skipping_the_users_already_done(
         second = run_command("--resume", run.group(1), "--rate", "50")
     assert "1 signed out, 0 failed, 0 left to the task (Cognito unreachable), 2 already done" in second
     assert GlobalSignOut.objects.filter(run=run.group(1), status="done").count() == 3
+
+
+def test_the_calls_keep_the_rate_while_the_next_page_is_signed_out_locally(
+    cognito: CognitoFactory, user_pool: UserPool, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The local part of a page (slowed to 1.5 s here) runs while the paced calls of the page before are under way,
+    so the calls never pause for it: 10,000 users then take users/rate, not that plus every page's local part."""
+    from accounts.management.commands import cognito_sign_out_users as command
+    from cognito_backend.clients import get_client
+
+    for index in range(30):
+        cognito.idp.admin_create_user(UserPoolId=user_pool.pool_id, Username=f"u{index:02d}", MessageAction="SUPPRESS")
+    monkeypatch.setattr(command, "PAGE", 10)  # three pages
+    local_part = command.Command.local_part
+
+    def slow_local_part(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.5)
+        return local_part(*args, **kwargs)
+
+    monkeypatch.setattr(command.Command, "local_part", staticmethod(slow_local_part))
+    calls: list[float] = []
+    event = "before-send.cognito-identity-provider.AdminUserGlobalSignOut"
+
+    def note(**kwargs: Any) -> None:
+        calls.append(time.monotonic())
+
+    events = get_client("cognito-idp").meta.events
+    events.register(event, note)
+    try:
+        with django_capture_on_commit_callbacks(execute=False):
+            output = run_command("--all", "--rate", "5")  # a page's calls take 2 s, its local part 1.5 s
+    finally:
+        events.unregister(event, note)
+    assert "30 signed out, 0 failed" in output
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    assert len(calls) == 30 and max(gaps) < 1.0  # 0.2 s apart; a pause for a local part would be >= 1.5 s

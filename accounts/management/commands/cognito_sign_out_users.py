@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,19 +83,33 @@ class Command(BaseCommand):
         counts: Counter[str] = Counter()
         pacer = Pacer(rate)
         started = time.monotonic()
+        in_flight: list[tuple[GlobalSignOut, Future[str]]] = []
+
+        def finish() -> None:
+            """Wait for the Cognito part of the page in flight; record its outcomes."""
+            jobs = [job for job, _ in in_flight]
+            outcomes = [future.result() for _, future in in_flight]
+            _save(jobs)
+            for job, outcome in zip(jobs, outcomes, strict=True):
+                counts[outcome] += 1
+                if outcome == "pending":
+                    signout.enqueue(job)
+            in_flight.clear()
+            progress(sum(counts.values()))
+
         with ThreadPoolExecutor(max_workers=max(1, min(16, int(rate)))) as pool:
+            # Pipelined: the next page is listed and signed out locally while the paced Cognito calls of the page
+            # before run in the threads, so the calls keep to the rate instead of pausing for each local part.
             for page in self.pages(group):
                 todo = [(user["Username"], self.sub_of(user)) for user in page]
                 counts["skipped"] += sum(1 for _, sub in todo if sub in done)
                 todo = [(name, sub) for name, sub in todo if sub not in done]
                 jobs = self.local_part(todo, trigger=trigger[:32], run=run)
-                outcomes = list(pool.map(lambda job: self.cognito_part(job, pacer), jobs))
-                _save(jobs)
-                for job, outcome in zip(jobs, outcomes, strict=True):
-                    counts[outcome] += 1
-                    if outcome == "pending":
-                        signout.enqueue(job)
-                progress(sum(counts.values()))
+                if in_flight:
+                    finish()
+                in_flight.extend((job, pool.submit(self.cognito_part, job, pacer)) for job in jobs)
+            if in_flight:
+                finish()
         progress(None)
         elapsed = time.monotonic() - started
         attempted = counts["done"] + counts["failed"] + counts["pending"]
