@@ -1,42 +1,37 @@
-"""``manage.py localaws up`` starts the Lambda runtime beside moto as real processes; ``down`` stops both."""
+"""The Lambda runtime as ``manage.py localaws up`` starts it (a real process) and cognito-local's config for it."""
 
 from __future__ import annotations
 
 import json
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from localaws import stack
 from tests.conftest import free_port
 from tests.localaws.conftest import lambda_client
 
 
-def test_up_starts_the_runtime_writes_its_endpoint_and_the_samples_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_runtime_process_up_starts_serves_the_samples_and_stops(
+    aws: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The process `localaws up` starts beside moto (here the suite's moto server: starting a second one costs
+    # seconds), provisioned through as `up` does; `down` stops it the same way.
     monkeypatch.setattr(stack, "STATE_DIR", tmp_path)
-    monkeypatch.setattr(stack, "DOTENV", tmp_path / ".env")
-    runtime_port = free_port()
-    monkeypatch.setenv("LOCALAWS_LAMBDA_RUNTIME_PORT", str(runtime_port))
-    moto_port = free_port()
+    process = stack.lambda_runtime_process(aws, free_port())
+    assert process.start() is True
     try:
-        call_command("localaws", "up", "--port", str(moto_port), stdout=StringIO())
+        result = stack.provision(aws, lambda_endpoint=process.url)
 
-        env = stack.read_dotenv(tmp_path / ".env")
-        assert env["AWS_ENDPOINT_URL_LAMBDA"] == f"http://127.0.0.1:{runtime_port}"
-        response = lambda_client(env["AWS_ENDPOINT_URL_LAMBDA"]).invoke(
+        assert result.env()["AWS_ENDPOINT_URL_LAMBDA"] == process.url
+        response = lambda_client(process.url).invoke(
             FunctionName="ThingLambda", Payload=b'{"action": "GET", "id": "gauge-01"}'
         )
         assert json.loads(response["Payload"].read())["thing"]["type"] == "water_gauge"
-        status = StringIO()
-        call_command("localaws", "status", "--port", str(moto_port), stdout=status)
-        assert "lambda-runtime: running" in status.getvalue()
+        assert (tmp_path / "lambda-runtime" / "code").is_dir()
     finally:
-        call_command("localaws", "down", "--port", str(moto_port), stdout=StringIO())
-    assert not stack.lambda_runtime_process(f"http://127.0.0.1:{moto_port}", runtime_port).answers()
+        assert process.stop() is True
+    assert not process.answers()
 
 
 def test_cognito_local_invokes_its_triggers_on_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
