@@ -33,7 +33,7 @@ class CognitoSessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-u
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
 
 
-class MeViewSchema(OpenApiViewExtension):
+class MeViewSchema(OpenApiViewExtension):  # type: ignore[no-untyped-call]
     """The reusable app's ``GET /api/auth/me/`` (an APIView that knows nothing of drf-spectacular) described here,
     so the schema has it and ``check --deploy`` raises no drf_spectacular.W002."""
 

@@ -82,12 +82,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-@task_prerun.connect
 def _task_started(task_id: str | None = None, **kwargs: Any) -> None:
     """A Celery task's log lines carry its task id as their request id."""
     current_request_id.set(task_id)
 
 
-@task_postrun.connect
 def _task_finished(**kwargs: Any) -> None:
     current_request_id.set(None)
+
+
+task_prerun.connect(_task_started, weak=False)
+task_postrun.connect(_task_finished, weak=False)

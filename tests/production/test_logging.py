@@ -113,3 +113,14 @@ def test_lines_outside_a_request_have_a_null_request_id_and_inside_one_its_id() 
         assert json.loads(JsonFormatter().format(record))["request_id"] == "abc123abc123"
     finally:
         current_request_id.reset(token)
+
+
+def test_a_celery_tasks_lines_carry_its_task_id() -> None:
+    from celery.signals import task_postrun, task_prerun
+
+    task_prerun.send(sender=None, task_id="task-0123456789", task=None)
+    try:
+        assert current_request_id.get() == "task-0123456789"
+    finally:
+        task_postrun.send(sender=None, task_id="task-0123456789", task=None)
+    assert current_request_id.get() is None

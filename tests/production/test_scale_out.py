@@ -326,9 +326,11 @@ def test_a_due_refresh_happens_once_whichever_processes_ask(cluster: Cluster) ->
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(profile, range(8)))
         assert statuses == [200] * 8
-        version, expires_in = conn.execute(
+        row = conn.execute(
             "SELECT version, extract(epoch FROM expires_at - now()) FROM accounts_tokenset WHERE id = %s", (rows[0][0],)
         ).fetchone()
+        assert row is not None
+        version, expires_in = row
     assert cluster.refreshes() - before == 1  # one REFRESH_TOKEN_AUTH reached Cognito
     assert version == 2  # and one write of new tokens
     assert expires_in > 600

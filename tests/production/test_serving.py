@@ -87,7 +87,7 @@ def test_gunicorn_waits_longer_than_the_longest_lambda_invocation_the_dashboard_
     from dashboard.models import LambdaFunction
 
     ceiling = max(
-        int(v.limit_value)  # type: ignore[arg-type]
+        int(v.limit_value)
         for v in LambdaFunction._meta.get_field("timeout").validators
         if isinstance(v, MaxValueValidator)
     )
