@@ -19,6 +19,7 @@ from typing import Any
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
 from . import services
@@ -147,3 +148,10 @@ class CognitoSessionAuthentication(SessionAuthentication):
         if result is None:
             return None
         return result[0], getattr(request._request, "cognito_session_token", None)
+
+    def enforce_csrf(self, request: Request) -> None:
+        """Django's CSRF check accepts every safe method (GET, HEAD, OPTIONS, TRACE) without looking; building it
+        for them cost as much as the rest of a session request's authentication."""
+        if request.method in SAFE_METHODS:
+            return
+        super().enforce_csrf(request)
