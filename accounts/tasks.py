@@ -8,6 +8,7 @@ refreshed token set is no longer due, a done sign-out is left alone).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,12 +77,18 @@ def refresh_due_token_sets() -> int:
 @shared_task(name="accounts.refresh_token_sets", soft_time_limit=120, time_limit=150, **RELIABLE)
 def refresh_token_sets(ids: list[str]) -> dict[str, int]:
     """Refresh each token set of the batch if it is still due (each under its own lock, so a set is refreshed
-    once however many workers or web requests race); a set Cognito refuses ends its session."""
+    once however many workers or web requests race); a set Cognito refuses ends its session. Once Cognito could
+    not renew one set even after the retries (throttling, an outage), the rest of the batch is left for the next
+    round (counted failed) instead of each spending its own retries against it."""
     counts = {"refreshed": 0, "current": 0, "ended": 0, "failed": 0}
     window = refresh_window()
+    unavailable = ""  # Cognito throttling or unreachable even after the retries: the rest waits for the next round
     for token_set in TokenSet.objects.filter(pk__in=ids):
         if not token_store.is_due(token_set, margin=window):
             counts["current"] += 1
+            continue
+        if unavailable:
+            counts["failed"] += 1
             continue
         try:
             tokens = token_store.refresh_if_needed(token_set, margin=window)
@@ -92,8 +99,15 @@ def refresh_token_sets(ids: list[str]) -> dict[str, int]:
         except exc.CognitoError as error:
             counts["failed"] += 1
             logger.warning("refresh of token set %s failed: %s", token_set.pk, error.code)
+            if isinstance(error, token_store.TRANSIENT):
+                unavailable = error.code
             continue
         moved = tokens.expires_at > token_set.expires_at.timestamp()  # renewed, by this task or meanwhile
+        if not moved and tokens.expires_at <= time.time() + window:
+            # Still due: Cognito could not renew them (the old tokens serve meanwhile); the next round tries again.
+            counts["failed"] += 1
+            unavailable = "unavailable"
+            continue
         counts["refreshed" if moved else "current"] += 1
     return counts
 

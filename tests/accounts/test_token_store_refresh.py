@@ -24,7 +24,7 @@ from django.test import Client
 
 from accounts import token_store
 from accounts.models import EndedSession, TokenSet
-from accounts.tasks import purge_ended_sessions
+from accounts.tasks import purge_ended_sessions, refresh_token_sets
 from cognito_backend import exceptions as exc
 from cognito_backend.clients import get_client
 from cognito_backend.tokens import verify_token
@@ -210,6 +210,20 @@ def test_a_refresh_that_keeps_failing_with_expired_tokens_raises(
     with pytest.raises(exc.ServiceUnavailable):
         token_store.refresh_if_needed(row)
     assert TokenSet.objects.filter(pk=row.pk).exists()  # kept for the next try; nothing ended
+
+
+def test_a_batch_meeting_an_outage_leaves_the_rest_for_the_next_round_after_one_set_s_retries(
+    cognito_user: CognitoUser, refreshes: Refreshes
+) -> None:
+    refreshes.faults = [unreachable] * 30
+    user = local_user()
+    rows = [stored(user, cognito_user, expires_in=60) for _ in range(4)]
+
+    counts = refresh_token_sets([str(row.pk) for row in rows])
+
+    assert counts == {"refreshed": 0, "current": 0, "ended": 0, "failed": 4}
+    assert len(refreshes.sent) == 3  # one set's attempts, not every set's
+    assert set(TokenSet.objects.values_list("version", flat=True)) == {1}  # all kept for the next round
 
 
 # --- a refusal ends the session, and the reason is recorded ------------------------------------------------------
