@@ -22,6 +22,8 @@ COPY . .
 # no broker is needed (a Redis URL keeps the filesystem broker from creating its folders in the image).
 RUN DJANGO_READ_DOTENV=false DJANGO_DEBUG=false CELERY_BROKER_URL=redis://unused:6379/0 \
     python manage.py collectstatic --noinput --verbosity 0
+# The one folder the site writes to when no broker is configured (kombu's filesystem transport, settings.py).
+RUN mkdir -p .celery && chown app:app .celery
 
 ENV DJANGO_DEBUG=false \
     DJANGO_LOG_FORMAT=json \
