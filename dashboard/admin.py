@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import Invocation, LambdaFunction
+from .models import CloudConnectLogin, Invocation, LambdaFunction
 
 
 @admin.register(LambdaFunction)
@@ -37,6 +37,30 @@ class InvocationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in Invocation._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CloudConnectLogin)
+class CloudConnectLoginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Who is connected with Cloud Connect; the encrypted secret is never shown. Deleting one disconnects it."""
+
+    list_display = ["user", "cloud_username", "identity_id", "expires_at", "token_expires_at", "renewed_at"]
+    search_fields = ["user__username", "cloud_username", "identity_id"]
+    fields = ("user", "cloud_username", "identity_id", "expires_at", "token_expires_at", "renewed_at", "created_at")
+    readonly_fields = (
+        "user",
+        "cloud_username",
+        "identity_id",
+        "expires_at",
+        "token_expires_at",
+        "renewed_at",
+        "created_at",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,16 +1,18 @@
-"""Registry changes drop every process's remembered registry answers (``selectors.function_by_name``)."""
+"""Registry changes drop every process's remembered registry answers (``selectors.function_by_name``); signing
+out of the site forgets the user's Cloud Connect login."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from . import selectors
-from .models import LambdaFunction
+from .models import CloudConnectLogin, LambdaFunction
 
 
 def _changed(**kwargs: Any) -> None:
@@ -37,3 +39,9 @@ def _groups_changed(sender: Any, **kwargs: Any) -> None:
 @receiver(post_delete, sender=Group, dispatch_uid="dashboard.registry.group_deleted")
 def _group_changed(sender: Any, **kwargs: Any) -> None:
     _changed()
+
+
+@receiver(user_logged_out, dispatch_uid="dashboard.cloud_connect.logged_out")
+def _forget_cloud_connect(sender: Any, user: Any, **kwargs: Any) -> None:
+    if getattr(user, "pk", None):
+        CloudConnectLogin.objects.filter(user=user).delete()

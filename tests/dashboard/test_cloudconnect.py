@@ -331,6 +331,16 @@ def test_disconnect_forgets_the_login(
     assert not CloudConnectLogin.objects.exists()
 
 
+def test_signing_out_of_the_site_forgets_the_cloud_connect_login(
+    page: Client, site_user: Any, cognito: Any, user_pool: Any, identity_calls: IdentityCalls, canned: Any
+) -> None:
+    alice = cognito.create_user(user_pool, "alice", PASSWORD)
+    canned(auth_answer(alice))
+    assert connect(page).status_code == 200
+    page.logout()
+    assert not CloudConnectLogin.objects.exists()
+
+
 def test_python_client_logs_in_and_invokes(
     cognito: Any,
     user_pool: Any,
