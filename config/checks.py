@@ -7,7 +7,7 @@ import binascii
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
@@ -74,3 +74,29 @@ def check_token_encryption_key() -> list[CheckMessage]:
     if getattr(settings, "SECRET_KEY", None) in keys:
         return [Error("TOKEN_ENCRYPTION_KEY must not be the same as DJANGO_SECRET_KEY.", id="config.E006")]
     return []
+
+
+@register(deploy=True)
+def check_production_services(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``: the services a site of several processes needs (docs/operations.md)."""
+    if settings.DEBUG:
+        return []
+    warnings: list[CheckMessage] = []
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        warnings.append(
+            Warning(
+                "DATABASE_URL is SQLite: one writer at a time, on one machine.",
+                hint="Use PostgreSQL in production: DATABASE_URL=postgres://user:password@host:5432/name.",
+                id="config.W010",
+            )
+        )
+    broker = str(getattr(settings, "CELERY_BROKER_URL", "") or "")
+    if broker.startswith(("filesystem://", "memory://")):
+        warnings.append(
+            Warning(
+                f"CELERY_BROKER_URL is {broker.split(':', 1)[0]}://: tasks reach only workers on this machine.",
+                hint="Use Redis in production: CELERY_BROKER_URL=redis://host:6379/2.",
+                id="config.W011",
+            )
+        )
+    return warnings

@@ -34,7 +34,7 @@ def check_deploy(**extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=production_env(**PRODUCTION, **extra),
+        env=production_env(**{**PRODUCTION, **extra}),
         capture_output=True,
         text=True,
     )
@@ -46,16 +46,19 @@ def test_check_deploy_is_clean_with_the_production_settings() -> None:
     assert "no issues" in done.stdout
 
 
-def test_check_deploy_names_a_site_that_is_not_https_only_and_a_malformed_proxy_header() -> None:
-    done = check_deploy(DJANGO_HTTPS="false", DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+def test_check_deploy_names_what_is_not_ready_for_production() -> None:
+    """Plain HTTP, a malformed proxy header, SQLite, the filesystem broker, the per-process cache."""
+    done = check_deploy(
+        DJANGO_HTTPS="false",
+        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+        DATABASE_URL="sqlite:////tmp/unused.sqlite3",
+        CELERY_BROKER_URL="filesystem://",
+        CACHE_URL="locmemcache://",
+    )
     assert done.returncode != 0
-    for problem in (
-        "security.W004",
-        "security.W008",
-        "security.W012",
-        "security.W016",
-        "DJANGO_SECURE_PROXY_SSL_HEADER",
-    ):
+    problems = ["security.W004", "security.W008", "security.W012", "security.W016", "config.W010", "config.W011"]
+    problems += ["cognito_backend.W003", "DJANGO_SECURE_PROXY_SSL_HEADER"]
+    for problem in problems:
         assert problem in done.stderr
 
 
