@@ -267,6 +267,9 @@ def main() -> None:
 
         def endpoint_state() -> Any:
             http = requests.Session()
+            # Proxies from the environment are looked up once, as botocore does for the direct client, not on
+            # every request (requests' default re-reads them per call: a cost of the client, not the endpoint).
+            http.trust_env = False
             http.cookies.set("sessionid", session_key, domain="127.0.0.1")
             http.get(f"{site}/dashboard/", timeout=15).raise_for_status()  # sets the CSRF cookie
             http.headers.update(
