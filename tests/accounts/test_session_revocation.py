@@ -172,6 +172,8 @@ def test_a_repeated_session_request_costs_no_query(
     assert client.get("/api/auth/me/").status_code == 200
     with django_assert_num_queries(0):
         assert client.get("/api/auth/me/").status_code == 200
+    client.post("/accounts/sign-out/")
+    assert client.cookies[sessions.version_cookie_name()].value == ""  # the emptied session loses its version
 
 
 @pytest.mark.django_db
