@@ -171,3 +171,10 @@ def test_management_command_logs_in_and_invokes_with_the_python_client(
     things = json.loads(out.getvalue())
     assert things["count"] == len(things["things"]) > 0
     assert stack.DEMO_PASSWORD not in out.getvalue()
+
+    out = io.StringIO()
+    call_command("cloudconnect", "login", stdout=out)
+    login = json.loads(out.getvalue())
+    assert login["identity_id"].startswith("us-east-1:")
+    assert login["account"]["username"] == stack.DEMO_USERNAME
+    assert "credentials" not in login["account"] and "token" not in out.getvalue()
