@@ -3,7 +3,10 @@
 ``invoke()`` checks, in order: the function exists and is enabled (404), the caller may call it (403), the
 payload fits Lambda's limit (413), is strict JSON (400: finite numbers, bounded integers, valid Unicode),
 fits the bounds of schema validation (413/400) and meets the function's schema (400); then it calls Lambda
-once (retries off: a read timeout must never run the function twice) and maps the outcome. Whatever happens,
+once (``lambda_invoke``: one request, no retry, so a read timeout never runs the function twice) with the
+function's credentials (the server's, the caller's identity-pool keys, or the caller's Cloud Connect login from
+``cloudconnect``) and maps the outcome. ``invoke_function()`` does the same for a function object (the Python
+client's path). Whatever happens,
 one ``Invocation`` row records it before the error reaches the caller; if the database refuses the row as
 built, it is written again without the stored payload. Logs name the function, the user and the outcome,
 never the payload or a credential.
