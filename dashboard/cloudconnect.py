@@ -244,7 +244,9 @@ def privileged_credentials(identity_id: str, token: str, provider: str = "") -> 
             answer = idp.call_service(
                 "cognito-identity", "get_credentials_for_identity", IdentityId=identity_id, Logins=logins
             )
-        except cognito_exceptions.NotAuthorized:
+        except cognito_exceptions.IdpError as refused:
+            if not isinstance(refused, cognito_exceptions.NotAuthorized) and refused.code != "resource_conflict":
+                raise
             identity = idp.call_service("cognito-identity", "get_id", IdentityPoolId=identity_pool_id(), Logins=logins)
             identity_id = str(identity["IdentityId"])
             answer = idp.call_service(

@@ -51,7 +51,7 @@ def identity_calls(identity_pool: str) -> Iterator[IdentityCalls]:
         recorded.calls.append((model.name, json.loads(params["body"] or b"{}")))
 
     def after(model: Any, parsed: Any, **kwargs: Any) -> None:
-        if model.name == "GetCredentialsForIdentity":
+        if model.name == "GetCredentialsForIdentity" and "Credentials" in parsed:
             kind = "PRIVILEGED" if recorded.calls[-1][1].get("Logins") else "ANONYMOUS"
             parsed["Credentials"]["AccessKeyId"] = f"{kind}{len(recorded.calls)}"
 
@@ -402,3 +402,40 @@ def test_management_command_reports_a_refused_login(
         call_command("cloudconnect", "invoke", "ThingLambda", "{}")
     assert "not-it-1A" not in str(info.value)
     assert len(lambda_faults.requests) == 1
+
+
+def test_a_login_already_linked_elsewhere_gets_its_own_identity_in_step_3(
+    page: Client, site_user: Any, cognito: Any, user_pool: Any, identity_calls: IdentityCalls, canned: Any
+) -> None:
+    """Cognito refuses to link a login that has an identity already to the new unauthenticated one (injected at
+    botocore's before-call: moto links anything); step 3 then asks GetId for the login's identity."""
+    from botocore.awsrequest import AWSResponse
+
+    from cognito_backend.clients import get_client
+
+    alice = cognito.create_user(user_pool, "alice", PASSWORD)
+    canned(auth_answer(alice))
+    refused: list[str] = []
+
+    def refuse_first_link(model: Any, params: Any, **kwargs: Any) -> Any:
+        body = json.loads(params["body"] or b"{}")
+        if model.name == "GetCredentialsForIdentity" and body.get("Logins") and not refused:
+            refused.append(body["IdentityId"])
+            error = {"Error": {"Code": "NotAuthorizedException", "Message": "Logins don't match."}}
+            return AWSResponse("https://identity.invalid/", 400, {}, None), {
+                **error,
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            }
+        return None
+
+    events = get_client("cognito-identity").meta.events
+    events.register_first("before-call.cognito-identity.*", refuse_first_link)
+    try:
+        response = connect(page)
+    finally:
+        events.unregister("before-call.cognito-identity.*", refuse_first_link)
+
+    assert response.status_code == 200, response.content
+    assert identity_calls.operations()[-2:] == ["GetId+logins", "GetCredentialsForIdentity+logins"]
+    row = CloudConnectLogin.objects.get(user=site_user)
+    assert row.identity_id != refused[0]
