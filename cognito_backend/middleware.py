@@ -14,6 +14,9 @@ is also confirmed with Cognito (GetUser on its access token, ``revocation.confir
 ``ONLINE_CHECK_INTERVAL`` per session and process, never on every request: a user signed out straight at Cognito
 (another app's GlobalSignOut, the console) loses the session at the first request after the interval.
 
+A browser navigating with the cookie of a session that no longer exists (deleted by a sign-out everywhere in
+another request, or expired) gets the same message on the page it lands on.
+
 A Cognito session opened before identities were recorded has none: it is ended too, since it could not be
 checked. The user is kept in process memory per shared user version (like the bearer path's user cache), so a
 session request costs no database query for the user while nothing changed.
@@ -89,6 +92,20 @@ def stamp(request: HttpRequest, response: HttpResponse) -> None:
     )
 
 
+def _navigation(request: HttpRequest) -> bool:
+    """A browser navigating (GET asking for HTML), as opposed to an API call."""
+    return request.method in {"GET", "HEAD"} and "text/html" in request.headers.get("Accept", "")
+
+
+def _say_ended(request: HttpRequest) -> None:
+    try:
+        from django.contrib import messages
+
+        messages.warning(request, ENDED_MESSAGE, fail_silently=True)
+    except ImportError:  # pragma: no cover - sites without django.contrib.messages
+        pass
+
+
 def interval() -> float:
     return float(cognito_settings.ONLINE_CHECK_INTERVAL)
 
@@ -106,6 +123,9 @@ class SessionRevocationMiddleware:
             reason = self.check(request, session)
             if reason:
                 response = self.end(request, reason)
+        elif session is not None and session.session_key is None and _navigation(request):
+            if request.COOKIES.get(settings.SESSION_COOKIE_NAME):  # its session is gone (signed out elsewhere)
+                _say_ended(request)
         if response is None:
             response = self.get_response(request)
         stamp(request, response)
@@ -180,12 +200,7 @@ class SessionRevocationMiddleware:
     def end(self, request: HttpRequest, reason: str) -> HttpResponse:
         logger.info("session ended: %s", reason)
         logout(request)
-        try:
-            from django.contrib import messages
-
-            messages.warning(request, ENDED_MESSAGE, fail_silently=True)
-        except ImportError:  # pragma: no cover - sites without django.contrib.messages
-            pass
-        if request.method in {"GET", "HEAD"} and "text/html" in request.headers.get("Accept", ""):
+        _say_ended(request)
+        if _navigation(request):
             return HttpResponseRedirect(f"{settings.LOGIN_URL}?next={quote(request.get_full_path())}")
         return self.get_response(request)

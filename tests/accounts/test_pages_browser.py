@@ -166,6 +166,7 @@ def test_the_whole_account_journey_in_chromium(
         other.goto(base + "/dashboard/")
         other.wait_for_url(base + "/accounts/sign-in/?next=/dashboard/")  # its session row is gone
         assert "Sign out (walt)" not in other.content()
+        assert "Your session has ended; please sign in again." in other.content()
         shot(other, "second-device-ended")
     finally:
         other_context.close()

@@ -64,6 +64,7 @@ def test_global_sign_out_through_the_rest_api_ends_an_open_session(
     page = client.get("/dashboard/", headers=HTML)
     assert page.status_code == 302
     assert page["Location"] == "/accounts/sign-in/?next=/dashboard/"
+    assert "Your session has ended; please sign in again." in client.get(page["Location"]).content.decode()
     assert client.get("/api/auth/me/").status_code == 401
     assert not TokenSet.objects.exists()  # the session's stored tokens went with it
 
