@@ -62,6 +62,16 @@ class IdentityTokenRequired(FunctionForbidden):
     )
 
 
+class SessionEnded(DashboardError):
+    """The session's stored Cognito tokens can no longer be read or renewed: it has been signed out (the API
+    answers DRF's 401 ``not_authenticated``)."""
+
+    code = "not_authenticated"
+    default_detail = "Your session has ended; please sign in again."
+    status_code = 401
+    audit_status = "denied"
+
+
 class AwsAccessDenied(FunctionForbidden):
     code = "aws_access_denied"
     default_detail = "AWS refused the invocation with these credentials."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -33,6 +34,8 @@ class Caller:
     id_token: str = field(default="", repr=False)
     # Where Cloud Connect credentials come from when not the user's stored login (the Python client's memory).
     cloud_connect: Any = field(default=None, repr=False)
+    # Fetches the id token only when a function needs it (a page session's stored tokens: a query and a decrypt).
+    id_token_source: Callable[[], str] | None = field(default=None, repr=False)
 
     @cached_property
     def groups(self) -> frozenset[str]:

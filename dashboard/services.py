@@ -210,10 +210,11 @@ def _client(function: LambdaFunction, caller: Caller, record: Invocation) -> Any
         return aws.caller_client(function.timeout, connect_credentials)
     if function.credentials != LambdaFunction.Credentials.CALLER:
         return aws.server_client(function.timeout)
-    if not caller.id_token:
+    id_token = caller.id_token or (caller.id_token_source() if caller.id_token_source is not None else "")
+    if not id_token:
         raise IdentityTokenRequired()
     try:
-        credentials = aws.caller_credentials(caller.id_token)
+        credentials = aws.caller_credentials(id_token)
     except cognito_exceptions.CognitoError as exc:
         # The identity pool's refusal keeps its own status (401 for a refused token, 503 when unreachable ...).
         error = CredentialsUnavailable(f"{CredentialsUnavailable.default_detail} ({exc.detail})", code=exc.code)

@@ -19,6 +19,7 @@ from accounts import token_store
 
 from . import selectors, services
 from .api import RawJSONParser, exception_handler
+from .exceptions import SessionEnded
 from .serializers import (
     ErrorSerializer,
     InvocationFilterSerializer,
@@ -69,16 +70,27 @@ class LambdaInvokeView(DashboardView):
     parser_classes = [RawJSONParser]
 
     def caller(self, request: Request) -> selectors.Caller:
-        """A session signed in with Cognito calls with its stored id token (renewed first when about to expire)."""
+        """A session signed in with Cognito calls with its stored id token (renewed first when about to expire),
+        read only when the function runs with the caller's credentials."""
         caller = super().caller(request)
         if caller.id_token or request.auth is None or getattr(request.auth, "raw", ""):
             return caller  # a bearer token, or a session not opened with Cognito
-        stored = token_store.tokens_for(request._request)
-        if stored is None:
-            if not request._request.user.is_authenticated:  # its tokens could not be read or renewed: signed out
-                raise NotAuthenticated("Your session has ended; please sign in again.")
-            return caller
-        return dataclasses.replace(caller, id_token=stored.id_token)
+        django_request = request._request
+
+        def stored_id_token() -> str:
+            stored = token_store.tokens_for(django_request)
+            if stored is None:
+                if not django_request.user.is_authenticated:  # its tokens could not be read or renewed
+                    raise SessionEnded()
+                return ""
+            return stored.id_token
+
+        return dataclasses.replace(caller, id_token_source=stored_id_token)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, SessionEnded):  # DRF's own 401, with its WWW-Authenticate header
+            exc = NotAuthenticated(exc.detail)
+        return super().handle_exception(exc)
 
     @extend_schema(
         tags=[TAG],

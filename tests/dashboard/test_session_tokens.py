@@ -68,3 +68,25 @@ def test_a_corrupted_token_row_signs_the_session_out_without_a_500(
 
 def test_server_credential_functions_still_work_for_the_session(session: Client, registry: dict[str, Any]) -> None:
     assert invoke(session, "thing", '{"action": "LIST"}').status_code == 200
+
+
+def test_server_credential_functions_do_not_read_the_stored_tokens(session: Client, registry: dict[str, Any]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert invoke(session, "thing", '{"action": "LIST"}').status_code == 200
+    assert not [q["sql"] for q in queries.captured_queries if "accounts_tokenset" in q["sql"]]
+
+
+def test_an_ended_session_calling_a_caller_function_is_audited_as_denied(
+    session: Client, registry: dict[str, Any], identity_pool: str
+) -> None:
+    registry["auth"].credentials = "caller"
+    registry["auth"].save()
+    TokenSet.objects.update(ciphertext="not-a-fernet-token")
+    response = invoke(session, "auth")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"]
+    row = Invocation.objects.get()
+    assert (row.status, row.error_code) == ("denied", "not_authenticated")
