@@ -201,7 +201,7 @@ def refresh_round(
     watched: dict[str, int],
     *,
     profile: bool = False,
-) -> dict[str, float]:
+) -> dict[str, float | str]:
     """One round: ``count`` due token sets refreshed by ``workers`` solo workers; the rate and where the CPU went."""
     due = (datetime.now(UTC) + timedelta(seconds=60)).strftime("%Y-%m-%d %H:%M:%S.%f")
     with sqlite3.connect(db) as conn:
@@ -260,7 +260,7 @@ def refresh_round(
         cpu_after, harness = cpu_of(pids), time.process_time() - harness_before
         spent = {name: cpu_after[name] - cpu_before[name] for name in pids}
         worker_cpu = sum(value for name, value in spent.items() if name.startswith("worker"))
-        figures = {
+        figures: dict[str, float | str] = {
             "refreshes_per_s": round(count / wall, 1),
             "wall_s": round(wall, 2),
             "worker_cpu_ms": round(1000 * worker_cpu / count, 2),  # per refresh, all workers together
@@ -273,6 +273,10 @@ def refresh_round(
         }
     finally:
         stop_processes(started)
+    # How the batches were shared out: a worker that took none added nothing.
+    figures["batches_per_worker"] = "/".join(
+        str(log.read_text().count("accounts.refresh_token_sets[") // 2) for log in logs
+    )
     if profile:
         figures.update(where_the_time_went([p for p in profiles if p.exists()], count))
     return figures
