@@ -62,7 +62,7 @@ class AdminSignInSettings(AppSettings):
     """``settings.ADMIN_SIGN_IN``. ``REQUIRE_MFA`` None means: required when ``DEBUG`` is off."""
 
     setting_name = "ADMIN_SIGN_IN"
-    defaults = {"REQUIRE_MFA": None, "BREAK_GLASS": False}
+    defaults = {"REQUIRE_MFA": None, "BREAK_GLASS": False, "PASSWORD_SESSIONS": False}
 
 
 admin_sign_in_settings = AdminSignInSettings()
@@ -230,11 +230,14 @@ def before_logout(request: HttpRequest) -> None:
 
 
 def session_allowed(request: HttpRequest) -> bool:
-    """False for a break-glass session once break-glass sign-in is turned off."""
+    """False for a session opened with a local password: a break-glass one once break-glass sign-in is turned
+    off, any other (a session of the site's password login from before Cognito) unless ``PASSWORD_SESSIONS``."""
     session = getattr(request, "session", None)
     if session is None or session.get(BACKEND_SESSION_KEY) != PASSWORD_BACKEND:
         return True
-    return not (session.get(BREAK_GLASS_KEY) and not break_glass_on())
+    if session.get(BREAK_GLASS_KEY):
+        return break_glass_on()
+    return admin_sign_in_settings.PASSWORD_SESSIONS is True
 
 
 @dataclass(frozen=True)

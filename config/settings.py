@@ -258,6 +258,9 @@ COGNITO: dict[str, Any] = {
 ADMIN_SIGN_IN: dict[str, Any] = {
     "REQUIRE_MFA": _read_bool("COGNITO_ADMIN_REQUIRE_MFA", not DEBUG),
     "BREAK_GLASS": _read_bool("COGNITO_ADMIN_BREAK_GLASS", False),
+    # A session opened with a local password outside break-glass (the site's login from before Cognito, or
+    # force_login in tests) reaches the admin only when this is on. Off: such sessions are sent to sign in.
+    "PASSWORD_SESSIONS": False,
 }
 
 # accounts/hosted.py: sign-in through the hosted UI at COGNITO_DOMAIN (authorization code + PKCE). The client id

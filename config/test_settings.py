@@ -21,3 +21,6 @@ WHITENOISE_AUTOREFRESH = True  # STATIC_ROOT is not collected: WhiteNoise looks 
 LOGGING["loggers"]["werkzeug"] = {"level": "WARNING"}  # noqa: F405 - the in-process moto server's access log
 # Placeholders so system checks pass; tests that talk to Cognito configure a real pool (tests/conftest.py).
 COGNITO = {**COGNITO, "USER_POOL_ID": "us-east-1_Placeholder", "APP_CLIENT_ID": "placeholder-client"}  # noqa: F405
+# Tests open staff sessions with force_login (the password backend comes first); production refuses such sessions
+# at the admin (tests/accounts/test_admin_sign_in.py checks both).
+ADMIN_SIGN_IN = {**ADMIN_SIGN_IN, "PASSWORD_SESSIONS": True}  # noqa: F405

@@ -425,7 +425,7 @@ def test_the_admin_settings_come_from_the_environment(
     values = runpy.run_path(str(ROOT / "config" / "settings.py"))
     assert values["COGNITO"]["STAFF_GROUPS"] == staff
     assert values["COGNITO"]["SUPERUSER_GROUPS"] == superuser
-    assert values["ADMIN_SIGN_IN"] == {"REQUIRE_MFA": mfa, "BREAK_GLASS": glass}
+    assert values["ADMIN_SIGN_IN"] == {"REQUIRE_MFA": mfa, "BREAK_GLASS": glass, "PASSWORD_SESSIONS": False}
 
 
 @pytest.mark.parametrize(
@@ -443,3 +443,19 @@ def test_check_deploy_warns_of_break_glass_and_of_admins_without_mfa(
     settings.ADMIN_SIGN_IN = admin_sign_in
     found = [m.id for m in run_checks(include_deployment_checks=True) if str(m.id).startswith("accounts.W10")]
     assert found == ids
+
+
+@pytest.mark.parametrize(("allowed", "reaches_admin"), [(False, False), (True, True)])
+def test_a_password_session_from_before_cognito_reaches_the_admin_only_when_allowed(
+    client: Client, settings: Any, allowed: bool, reaches_admin: bool
+) -> None:
+    """A staff session opened with a local password outside break-glass (the site's old login) is sent to sign
+    in through Cognito, unless ``PASSWORD_SESSIONS`` is on (the test settings turn it on for force_login)."""
+    settings.ADMIN_SIGN_IN = {"REQUIRE_MFA": False, "BREAK_GLASS": False, "PASSWORD_SESSIONS": allowed}
+    staff = User.objects.create_user("old-staff", "old@example.com", "Local-Passw0rd!", is_staff=True)
+    client.force_login(staff, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get("/admin/")
+    assert (response.status_code == 200) is reaches_admin
+    if not reaches_admin:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
