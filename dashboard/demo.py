@@ -35,8 +35,11 @@ SAMPLES: list[dict[str, Any]] = [
         "name": "auth",
         "display_name": "AuthLambda",
         "function_name": "AuthLambda",
-        "description": "Returns who the caller is, as the identity pool sees them.",
-        "example_payload": {},
+        "description": (
+            "Checks a Cloud Connect username and password against the user pool and answers the account with a "
+            "token (step 2 of the Cloud Connect login); a wrong password answers NotAuthorized."
+        ),
+        "example_payload": {"username": "demo", "password": ""},
         "payload_schema": None,
     },
     {
