@@ -51,3 +51,25 @@ def test_the_package_seam_works_without_any_aws_setting(settings: Any) -> None:
     client = get_client("cognito-idp")
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.endpoint_url == "https://cognito-idp.eu-west-1.amazonaws.com"
+
+
+def test_a_client_built_again_after_a_reset_reads_no_botocore_data_file_again(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every seam builds its clients from one boto3 session per process, whose loader keeps botocore's parsed
+    JSON (service model, endpoints): a fresh session per client parsed it again (about 0.15 s of CPU each)."""
+    from botocore.loaders import JSONFileLoader
+
+    from cognito_backend.clients import reset_clients
+
+    get_client("cognito-idp")
+    site_aws.get_client("lambda")
+    reads: list[str] = []
+    original = JSONFileLoader.load_file
+    monkeypatch.setattr(JSONFileLoader, "load_file", lambda self, path: reads.append(path) or original(self, path))
+    reset_clients()
+    site_aws.reset_clients()
+    settings.COGNITO_AWS = {**settings.COGNITO_AWS, "READ_TIMEOUT": 7.0}  # another configuration: a new client
+    assert get_client("cognito-idp").meta.config.read_timeout == 7.0
+    assert site_aws.get_client("lambda") is not None
+    assert reads == []
