@@ -66,7 +66,12 @@ def test_a_client_built_again_after_a_reset_reads_no_botocore_data_file_again(
     site_aws.get_client("lambda")
     reads: list[str] = []
     original = JSONFileLoader.load_file
-    monkeypatch.setattr(JSONFileLoader, "load_file", lambda self, path: reads.append(path) or original(self, path))
+
+    def counted(self: JSONFileLoader, path: str) -> Any:
+        reads.append(path)
+        return original(self, path)
+
+    monkeypatch.setattr(JSONFileLoader, "load_file", counted)
     reset_clients()
     site_aws.reset_clients()
     settings.COGNITO_AWS = {**settings.COGNITO_AWS, "READ_TIMEOUT": 7.0}  # another configuration: a new client
