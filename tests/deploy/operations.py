@@ -3,8 +3,8 @@
 The code reaches AWS in three ways: ``idp.call("<operation>", ...)`` (Cognito user pools), ``idp.call_service(
 "<service>", "<operation>", ...)``, and methods of a boto3 client it got from a client factory
 (``get_client("<service>")``, ``session.client("<service>")``, or a function of its own that returns one, like
-``dashboard.aws.server_client``), also when the client is handed to another function as an argument. Every call whose operation is not a literal is reported as unresolved, so a new
-dynamic call cannot slip past the check.
+``dashboard.aws.server_client``), also when the client is handed to another function as an argument. Every call
+whose operation is not a literal is reported as unresolved, so a new dynamic call cannot slip past the check.
 """
 
 from __future__ import annotations
