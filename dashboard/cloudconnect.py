@@ -1,6 +1,10 @@
 """Cloud Connect: the three-step login of the original Cloud Connect client, carried out by the server.
 
-1. unauthenticated identity-pool credentials: GetId + GetCredentialsForIdentity without logins;
+1. unauthenticated identity-pool credentials: GetId + GetCredentialsForIdentity without logins (the enhanced
+   flow); or, with ``CLOUD_CONNECT_UNAUTH_ROLE_ARN`` set, the basic (classic) flow: GetId + GetOpenIdToken +
+   sts:AssumeRoleWithWebIdentity with that role. Use the basic flow on AWS: the enhanced flow's unauthenticated
+   credentials are scoped down to AmazonCognitoUnAuthedIdentitiesSessionPolicy, which has no
+   lambda:InvokeFunction, so AWS refuses step 2 with them (moto checks no IAM and lets it pass);
 2. with them, AuthLambda is invoked with ``{"username", "password"}``; it answers the account and a Cognito id
    token (``account.credentials.token``), or an error;
 3. GetCredentialsForIdentity again, with ``Logins {"cognito-idp.<region>.amazonaws.com/<pool>": token}``: the
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from cryptography.fernet import InvalidToken
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
@@ -34,6 +39,7 @@ from accounts import token_store
 from cognito_backend import exceptions as cognito_exceptions
 from cognito_backend import idp
 from cognito_backend.conf import cognito_settings
+from config import aws as site_aws
 
 from . import aws, services
 from .conf import dashboard_settings
@@ -101,6 +107,11 @@ def identity_pool_id() -> str:
     return str(dashboard_settings.CLOUD_CONNECT_IDENTITY_POOL_ID or cognito_settings.IDENTITY_POOL_ID or "")
 
 
+def unauth_role_arn() -> str:
+    """Step 1's flow: the unauthenticated role for the basic flow; empty for the enhanced flow."""
+    return str(dashboard_settings.CLOUD_CONNECT_UNAUTH_ROLE_ARN or "").strip()
+
+
 def login_key(provider: str = "") -> str:
     """The setting; else the provider AuthLambda named (``account.credentials.provider``); else COGNITO's pool."""
     configured = str(dashboard_settings.CLOUD_CONNECT_LOGIN_KEY or "")
@@ -154,8 +165,70 @@ def _identity_error(step: int, error: cognito_exceptions.CognitoError) -> CloudC
     return result
 
 
+def _sts_error(error: Exception) -> CloudConnectError:
+    """An STS failure of step 1 (basic flow): refused (502) or unavailable (503), with AWS's error code only."""
+    if isinstance(error, ClientError):
+        aws_code = str(error.response.get("Error", {}).get("Code", "")) or "error"
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
+        throttled = aws_code in {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
+        if throttled or status >= 500:
+            result = CloudConnectError(
+                f"STS could not give the unauthenticated role's credentials in step 1 ({aws_code}): try again shortly.",
+                step=1,
+                code="cloud_connect_identity_unavailable",
+                retry_after=int(dashboard_settings.RETRY_AFTER),
+            )
+            result.status_code = 503
+            return result
+        return CloudConnectError(
+            f"STS refused the unauthenticated role in step 1 ({aws_code}): check CLOUD_CONNECT_UNAUTH_ROLE_ARN, "
+            "the role's trust policy and the identity pool's AllowClassicFlow.",
+            step=1,
+            code="cloud_connect_identity_refused",
+        )
+    if isinstance(error, ParamValidationError):
+        return CloudConnectError(
+            "STS refused the unauthenticated role in step 1 (invalid parameter): check CLOUD_CONNECT_UNAUTH_ROLE_ARN.",
+            step=1,
+            code="cloud_connect_identity_refused",
+        )
+    result = CloudConnectError(
+        f"STS could not be reached in step 1 ({type(error).__name__}): try again shortly.",
+        step=1,
+        code="cloud_connect_identity_unavailable",
+        retry_after=int(dashboard_settings.RETRY_AFTER),
+    )
+    result.status_code = 503
+    return result
+
+
+def _assumed_credentials(identity_id: str, role_arn: str, token: str) -> aws.CallerCredentials:
+    """Step 1 of the basic flow, last part: sts:AssumeRoleWithWebIdentity with the identity's OpenID token."""
+    session_name = f"cloud-connect-{identity_id.rsplit(':', 1)[-1]}"[:64]
+    try:
+        answer = site_aws.get_client("sts").assume_role_with_web_identity(
+            RoleArn=role_arn, RoleSessionName=session_name, WebIdentityToken=token
+        )
+    except (ClientError, BotoCoreError) as error:
+        logger.warning("cloud connect step 1: sts AssumeRoleWithWebIdentity failed: %s", type(error).__name__)
+        raise _sts_error(error) from None
+    raw = answer.get("Credentials") or {}
+    return _credentials(
+        identity_id,
+        {
+            "Credentials": {
+                "AccessKeyId": raw.get("AccessKeyId", ""),
+                "SecretKey": raw.get("SecretAccessKey", ""),
+                "SessionToken": raw.get("SessionToken", ""),
+                "Expiration": raw.get("Expiration"),
+            }
+        },
+    )
+
+
 def unauthenticated_credentials() -> aws.CallerCredentials:
-    """Step 1: GetId + GetCredentialsForIdentity without logins."""
+    """Step 1: GetId, then GetCredentialsForIdentity without logins (enhanced flow), or with
+    ``CLOUD_CONNECT_UNAUTH_ROLE_ARN`` set GetOpenIdToken + sts:AssumeRoleWithWebIdentity (basic flow)."""
     pool = identity_pool_id()
     if not pool:
         raise CloudConnectError(
@@ -163,11 +236,17 @@ def unauthenticated_credentials() -> aws.CallerCredentials:
             step=1,
             code="cloud_connect_not_configured",
         )
+    role_arn = unauth_role_arn()
     try:
         identity_id = str(idp.call_service("cognito-identity", "get_id", IdentityPoolId=pool)["IdentityId"])
-        answer = idp.call_service("cognito-identity", "get_credentials_for_identity", IdentityId=identity_id)
+        if role_arn:
+            token = str(idp.call_service("cognito-identity", "get_open_id_token", IdentityId=identity_id)["Token"])
+        else:
+            answer = idp.call_service("cognito-identity", "get_credentials_for_identity", IdentityId=identity_id)
     except cognito_exceptions.CognitoError as error:
         raise _identity_error(1, error) from error
+    if role_arn:
+        return _assumed_credentials(identity_id, role_arn, token)
     return _credentials(identity_id, answer)
 
 

@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "CLOUD_CONNECT_AUTH_FUNCTION": os.environ.get("CLOUD_CONNECT_AUTH_FUNCTION", "AuthLambda"),
     "CLOUD_CONNECT_IDENTITY_POOL_ID": os.environ.get("CLOUD_CONNECT_IDENTITY_POOL_ID", ""),
     "CLOUD_CONNECT_LOGIN_KEY": os.environ.get("CLOUD_CONNECT_LOGIN_KEY", ""),
+    # Step 1's flow. Set to the identity pool's unauthenticated role ARN: the basic (classic) flow, GetId +
+    # GetOpenIdToken + sts:AssumeRoleWithWebIdentity with that role, which gets the role's own rights (the pool
+    # must have AllowClassicFlow). Empty: the enhanced flow (GetCredentialsForIdentity without logins), whose
+    # credentials AWS scopes down to AmazonCognitoUnAuthedIdentitiesSessionPolicy (no lambda:InvokeFunction, so
+    # step 2 is refused on AWS): use the basic flow on AWS.
+    "CLOUD_CONNECT_UNAUTH_ROLE_ARN": os.environ.get("CLOUD_CONNECT_UNAUTH_ROLE_ARN", ""),
     # Seconds AuthLambda may take before the login fails with a timeout.
     "CLOUD_CONNECT_AUTH_TIMEOUT": 30,
     # The privileged credentials are renewed this many seconds before they expire (half-way for short-lived ones).

@@ -1,0 +1,222 @@
+"""Step 1 of the Cloud Connect login in the identity pool's basic (classic) flow (``CLOUD_CONNECT_UNAUTH_ROLE_ARN``).
+
+On AWS, unauthenticated credentials from GetCredentialsForIdentity (the enhanced flow) are scoped down to
+AmazonCognitoUnAuthedIdentitiesSessionPolicy, which has no lambda:InvokeFunction: AuthLambda (step 2) is refused.
+moto checks no IAM, so it cannot show that refusal; what these tests show instead is which operations are sent
+(captured at botocore's ``before-send`` event on the very clients the code uses) and which keys sign step 2's
+Invoke: with the setting, GetId + GetOpenIdToken + sts:AssumeRoleWithWebIdentity, and AuthLambda signed with the
+role's keys from STS; without it, the enhanced flow as before. moto's STS accepts any web identity token (AWS
+checks it against the pool and the role's trust policy); STS failures are injected at ``before-send``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from botocore.awsrequest import AWSResponse, HeadersDict
+from botocore.exceptions import EndpointConnectionError
+from django.test import Client
+
+from dashboard.models import CloudConnectLogin, LambdaFunction
+from tests.dashboard.conftest import _Raw
+from tests.dashboard.test_cloudconnect import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    auth_answer,
+    connect,
+    connect_thing,
+    page,
+    signer,
+    site_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+ROLE_NAME = "cloud-connect-unauthenticated"
+
+
+@dataclasses.dataclass
+class Sent:
+    """Operations sent by the identity pool and STS clients, and the keys STS handed out."""
+
+    operations: list[str] = dataclasses.field(default_factory=list)
+    requests: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    sts_keys: list[str] = dataclasses.field(default_factory=list)
+    sts_fault: Any = None
+
+
+@pytest.fixture
+def sent(identity_pool: str) -> Iterator[Sent]:
+    from cognito_backend.clients import get_client
+    from config.aws import get_client as site_client
+
+    recorded = Sent()
+    clients = [get_client("cognito-identity"), site_client("sts")]
+
+    def before_send(request: Any, event_name: str, **kwargs: Any) -> Any:
+        operation = event_name.rsplit(".", 1)[-1]
+        recorded.operations.append(operation)
+        recorded.requests.setdefault(operation, []).append(request)
+        if operation == "AssumeRoleWithWebIdentity" and recorded.sts_fault is not None:
+            return recorded.sts_fault(request)
+        return None
+
+    def after_call(model: Any, parsed: Any, **kwargs: Any) -> None:
+        if "Credentials" in parsed:
+            recorded.sts_keys.append(str(parsed["Credentials"]["AccessKeyId"]))
+
+    for client in clients:
+        client.meta.events.register("before-send", before_send)
+    clients[1].meta.events.register("after-call.sts.AssumeRoleWithWebIdentity", after_call)
+    yield recorded
+    for client in clients:
+        client.meta.events.unregister("before-send", before_send)
+    clients[1].meta.events.unregister("after-call.sts.AssumeRoleWithWebIdentity", after_call)
+
+
+@pytest.fixture
+def unauth_role(settings: Any, identity_pool: str) -> str:
+    """The pool's unauthenticated role, created in moto's IAM as deploy/cognito.yaml defines its trust."""
+    from config.aws import get_client as site_client
+
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool},
+                    "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"},
+                },
+            }
+        ],
+    }
+    arn = str(
+        site_client("iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    )
+    settings.DASHBOARD = {**(getattr(settings, "DASHBOARD", None) or {}), "CLOUD_CONNECT_UNAUTH_ROLE_ARN": arn}
+    return arn
+
+
+def sts_error(status: int, code: str) -> Any:
+    body = (
+        '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+        f"<Code>{code}</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity</Message></Error>"
+        "<RequestId>r-1</RequestId></ErrorResponse>"
+    ).encode()
+
+    def fault(request: Any) -> AWSResponse:
+        return AWSResponse(request.url, status, HeadersDict({"Content-Type": "text/xml"}), _Raw(body))
+
+    return fault
+
+
+def refuse_connection(request: Any) -> Any:
+    raise EndpointConnectionError(endpoint_url=request.url)
+
+
+def test_basic_flow_gets_the_unauthenticated_role_from_sts_and_signs_authlambda_with_it(
+    page: Client,  # noqa: F811
+    site_user: Any,  # noqa: F811
+    cognito: Any,
+    user_pool: Any,
+    unauth_role: str,
+    sent: Sent,
+    connect_thing: LambdaFunction,  # noqa: F811
+    canned: Any,
+    lambda_faults: Any,
+) -> None:
+    alice = cognito.create_user(user_pool, "alice", PASSWORD, groups=["users"])
+    canned(auth_answer(alice))
+    lambda_faults.inject_caller(None)  # only records the Lambda requests
+
+    response = connect(page)
+
+    assert response.status_code == 200, response.content
+    html = response.content.decode()
+    assert html.count('data-status="done">') == 3
+    assert sent.operations == [
+        "GetId",
+        "GetOpenIdToken",
+        "AssumeRoleWithWebIdentity",
+        "GetCredentialsForIdentity",  # step 3, with the token under Logins
+    ]
+    assert "Logins" not in json.loads(sent.requests["GetId"][0].body)
+    [assume_request] = sent.requests["AssumeRoleWithWebIdentity"]
+    body = assume_request.body
+    assume = parse_qs(body.decode() if isinstance(body, bytes) else body)
+    assert assume["RoleArn"] == [unauth_role]
+    assert assume["WebIdentityToken"][0]  # the identity's OpenID token from GetOpenIdToken
+    # AssumeRoleWithWebIdentity is an unsigned call: the server's own keys play no part.
+    assert "Authorization" not in assume_request.headers
+    [auth_request] = lambda_faults.requests
+    assert "/functions/AuthLambda/" in auth_request.url
+    assert sent.sts_keys and signer(auth_request) == sent.sts_keys[0]
+    [step_3] = sent.requests["GetCredentialsForIdentity"]
+    assert json.loads(step_3.body)["Logins"]
+    assert CloudConnectLogin.objects.get(user=site_user).cloud_username == "alice"
+
+
+def test_without_the_setting_step_1_is_the_enhanced_flow(
+    page: Client,  # noqa: F811
+    cognito: Any,
+    user_pool: Any,
+    sent: Sent,
+    connect_thing: LambdaFunction,  # noqa: F811
+    canned: Any,
+    lambda_faults: Any,
+) -> None:
+    alice = cognito.create_user(user_pool, "alice", PASSWORD, groups=["users"])
+    canned(auth_answer(alice))
+    lambda_faults.inject_caller(None)
+
+    response = connect(page)
+
+    assert response.status_code == 200, response.content
+    assert sent.operations == ["GetId", "GetCredentialsForIdentity", "GetCredentialsForIdentity"]
+    anonymous, privileged = sent.requests["GetCredentialsForIdentity"]
+    assert "Logins" not in json.loads(anonymous.body) and json.loads(privileged.body)["Logins"]
+    assert sent.sts_keys == []
+    assert len(lambda_faults.requests) == 1  # AuthLambda, with the enhanced flow's keys
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        (sts_error(403, "AccessDenied"), 502, "cloud_connect_identity_refused"),
+        (sts_error(503, "ServiceUnavailable"), 503, "cloud_connect_identity_unavailable"),
+        (refuse_connection, 503, "cloud_connect_identity_unavailable"),
+    ],
+    ids=["refused", "sts_unavailable", "unreachable"],
+)
+def test_sts_failures_are_a_clear_step_1_error_and_invoke_nothing(
+    page: Client,  # noqa: F811
+    unauth_role: str,
+    sent: Sent,
+    connect_thing: LambdaFunction,  # noqa: F811
+    lambda_faults: Any,
+    caplog: Any,
+    fault: Any,
+    status: int,
+    code: str,
+) -> None:
+    sent.sts_fault = fault
+    lambda_faults.inject_caller(None)
+
+    response = connect(page)
+
+    assert response.status_code == status
+    html = response.content.decode()
+    assert f'data-code="{code}"' in html
+    assert '<li id="step-1" data-status="failed">' in html
+    assert '<li id="step-2" data-status="pending">' in html
+    assert "Traceback" not in html
+    assert lambda_faults.requests == []
+    assert not CloudConnectLogin.objects.exists()
+    assert PASSWORD not in caplog.text
