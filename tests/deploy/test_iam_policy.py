@@ -47,6 +47,10 @@ NOT_IAM_AUTHORIZED = {
         "VerifyUserAttribute",
     },
     "cognito-identity": {"GetId", "GetCredentialsForIdentity", "GetOpenIdToken", "UnlinkIdentity"},
+    # The STS API reference: "Calling AssumeRoleWithWebIdentity does not require the use of AWS security
+    # credentials" (botocore sends it unsigned); the role's trust policy decides, not the caller's policy.
+    # Cloud Connect's step 1 in the identity pool's basic flow (CLOUD_CONNECT_UNAUTH_ROLE_ARN).
+    "sts": {"AssumeRoleWithWebIdentity"},
 }
 # IAM action names that differ from the API operation's name.
 IAM_ACTION = {("lambda", "Invoke"): "InvokeFunction"}
