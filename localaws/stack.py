@@ -43,6 +43,9 @@ DEMO_USERNAME = os.environ.get("LOCALAWS_DEMO_USERNAME", "demo")
 DEMO_PASSWORD = os.environ.get("LOCALAWS_DEMO_PASSWORD", "Demo-pass-1234")
 DEMO_EMAIL = os.environ.get("LOCALAWS_DEMO_EMAIL", "demo@example.com")
 LAMBDA_ROLE = "cognito-django-demo-lambda"
+# The identity pool's unauthenticated role (the template's UnauthenticatedRole): Cloud Connect's step 1 assumes it
+# in the basic flow (CLOUD_CONNECT_UNAUTH_ROLE_ARN).
+UNAUTH_ROLE = "cognito-django-demo-unauthenticated"
 CALLBACK_URLS = ["http://127.0.0.1:8000/accounts/callback/", "http://localhost:8000/accounts/callback/"]
 LOGOUT_URLS = ["http://127.0.0.1:8000/", "http://localhost:8000/"]
 # The values of deploy/cognito.yaml's parameters here: the pool, clients, groups and identity pool are created
@@ -367,11 +370,14 @@ class Provisioned:
     functions: dict[str, str]
     created: list[str]
     lambda_endpoint: str = ""
+    unauth_role_arn: str = ""
 
     def env(self) -> dict[str, str]:
         lambda_endpoint = {"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint} if self.lambda_endpoint else {}
+        unauth_role = {"CLOUD_CONNECT_UNAUTH_ROLE_ARN": self.unauth_role_arn} if self.unauth_role_arn else {}
         return {
             **lambda_endpoint,
+            **unauth_role,
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
             "AWS_DEFAULT_REGION": self.region,
@@ -488,6 +494,31 @@ def ensure_lambda_role(iam: Any, created: list[str]) -> str:
     }
     response = iam.create_role(RoleName=LAMBDA_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
     created.append(f"IAM role {LAMBDA_ROLE}")
+    return str(response["Role"]["Arn"])
+
+
+def ensure_unauth_role(iam: Any, identity_pool_id: str, auth_lambda_arn: str, created: list[str]) -> str:
+    """The template's UnauthenticatedRole (trust and policy as there). moto checks no IAM; the role is created so
+    that Cloud Connect's step 1 assumes the same role, by ARN, as on AWS (the basic flow)."""
+    try:
+        return str(iam.get_role(RoleName=UNAUTH_ROLE)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    resolver = template.Resolver(
+        TEMPLATE_PARAMETERS,
+        {"IdentityPool": identity_pool_id},
+        region="us-east-1",
+        attributes={("AuthLambda", "Arn"): auth_lambda_arn},
+    )
+    properties = resolver.properties("UnauthenticatedRole")
+    response = iam.create_role(
+        RoleName=UNAUTH_ROLE, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
+    )
+    for policy in properties.get("Policies", []):
+        iam.put_role_policy(
+            RoleName=UNAUTH_ROLE, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+        )
+    created.append(f"IAM role {UNAUTH_ROLE}")
     return str(response["Role"]["Arn"])
 
 
@@ -652,11 +683,16 @@ def provision(endpoint: str, region: str = "us-east-1", lambda_endpoint: str = "
             functions = ensure_functions(
                 site_aws.get_client("lambda"), role_arn, created, {"AuthLambda": auth_environment}
             )
+            unauth_role_arn = ensure_unauth_role(
+                site_aws.get_client("iam"), identity_pool_id, functions["AuthLambda"], created
+            )
             ensure_demo_user(idp, pool_id, created)
         finally:
             reset_clients()
             site_aws.reset_clients()
-    return Provisioned(region, endpoint, pool_id, client_id, identity_pool_id, functions, created, lambda_endpoint)
+    return Provisioned(
+        region, endpoint, pool_id, client_id, identity_pool_id, functions, created, lambda_endpoint, unauth_role_arn
+    )
 
 
 def read_dotenv(path: Path | None = None) -> dict[str, str]:

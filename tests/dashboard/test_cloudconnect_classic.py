@@ -79,27 +79,22 @@ def sent(identity_pool: str) -> Iterator[Sent]:
 
 
 @pytest.fixture
-def unauth_role(settings: Any, identity_pool: str) -> str:
-    """The pool's unauthenticated role, created in moto's IAM as deploy/cognito.yaml defines its trust."""
+def unauth_role(settings: Any, identity_pool: str, sample_functions: dict[str, str]) -> str:
+    """The pool's unauthenticated role, created in moto's IAM by ``localaws up``'s code from the template (its
+    trust policy and its lambda:InvokeFunction on AuthLambda), and named by the setting as ``localaws up`` does."""
     from config.aws import get_client as site_client
+    from localaws import stack
 
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {"cognito-identity.amazonaws.com:aud": identity_pool},
-                    "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "unauthenticated"},
-                },
-            }
-        ],
-    }
-    arn = str(
-        site_client("iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    )
+    iam = site_client("iam")
+    arn = stack.ensure_unauth_role(iam, identity_pool, sample_functions["AuthLambda"], [])
+    trust = iam.get_role(RoleName=stack.UNAUTH_ROLE)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    [statement] = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": identity_pool}
+    policy = iam.get_role_policy(RoleName=stack.UNAUTH_ROLE, PolicyName="invoke-auth-lambda")["PolicyDocument"]
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    assert policy["Statement"][0]["Resource"] == sample_functions["AuthLambda"]
     settings.DASHBOARD = {**(getattr(settings, "DASHBOARD", None) or {}), "CLOUD_CONNECT_UNAUTH_ROLE_ARN": arn}
     return arn
 
@@ -220,3 +215,15 @@ def test_sts_failures_are_a_clear_step_1_error_and_invoke_nothing(
     assert lambda_faults.requests == []
     assert not CloudConnectLogin.objects.exists()
     assert PASSWORD not in caplog.text
+
+
+def test_localaws_up_points_the_local_env_at_the_unauthenticated_role(aws: str) -> None:
+    """``localaws up`` (provision) creates the role and writes its ARN to .env, so ``bin/run`` takes the basic flow."""
+    from config.aws import get_client as site_client
+    from localaws import stack
+
+    result = stack.provision(aws)
+
+    role = site_client("iam").get_role(RoleName=stack.UNAUTH_ROLE)["Role"]
+    assert result.env()["CLOUD_CONNECT_UNAUTH_ROLE_ARN"] == role["Arn"]
+    assert stack.provision(aws).unauth_role_arn == role["Arn"]  # found again, not created twice
