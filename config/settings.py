@@ -219,6 +219,7 @@ AWS: dict[str, Any] = {
         "cognito-idp": _read("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", str, "") or None,
         "cognito-identity": _read("AWS_ENDPOINT_URL_COGNITO_IDENTITY", str, "") or None,
         "lambda": _read("AWS_ENDPOINT_URL_LAMBDA", str, "") or None,
+        "sts": _read("AWS_ENDPOINT_URL_STS", str, "") or None,  # Cloud Connect's step 1 in the basic flow
     },
     "CONNECT_TIMEOUT": _read("AWS_CONNECT_TIMEOUT", float, 2.0),
     "READ_TIMEOUT": _read("AWS_READ_TIMEOUT", float, 10.0),

@@ -202,6 +202,7 @@ def _sts_error(error: Exception) -> CloudConnectError:
     return result
 
 
+@sensitive_variables("token", "answer", "raw")
 def _assumed_credentials(identity_id: str, role_arn: str, token: str) -> aws.CallerCredentials:
     """Step 1 of the basic flow, last part: sts:AssumeRoleWithWebIdentity with the identity's OpenID token."""
     session_name = f"cloud-connect-{identity_id.rsplit(':', 1)[-1]}"[:64]

@@ -23,6 +23,7 @@ from botocore.exceptions import EndpointConnectionError
 from django.test import Client
 
 from dashboard.models import CloudConnectLogin, LambdaFunction
+from localaws import stack
 from tests.dashboard.conftest import _Raw
 from tests.dashboard.test_cloudconnect import (  # noqa: F401 (fixtures)
     PASSWORD,
@@ -33,6 +34,7 @@ from tests.dashboard.test_cloudconnect import (  # noqa: F401 (fixtures)
     signer,
     site_user,
 )
+from tests.dashboard.test_cloudconnect_runtime import connected_functions, local_aws, site_client  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +52,12 @@ class Sent:
 
 
 @pytest.fixture
-def sent(identity_pool: str) -> Iterator[Sent]:
+def sent(aws: str) -> Iterator[Sent]:
     from cognito_backend.clients import get_client
-    from config.aws import get_client as site_client
+    from config.aws import get_client as site_aws_client
 
     recorded = Sent()
-    clients = [get_client("cognito-identity"), site_client("sts")]
+    clients = [get_client("cognito-identity"), site_aws_client("sts")]
 
     def before_send(request: Any, event_name: str, **kwargs: Any) -> Any:
         operation = event_name.rsplit(".", 1)[-1]
@@ -82,10 +84,9 @@ def sent(identity_pool: str) -> Iterator[Sent]:
 def unauth_role(settings: Any, identity_pool: str, sample_functions: dict[str, str]) -> str:
     """The pool's unauthenticated role, created in moto's IAM by ``localaws up``'s code from the template (its
     trust policy and its lambda:InvokeFunction on AuthLambda), and named by the setting as ``localaws up`` does."""
-    from config.aws import get_client as site_client
-    from localaws import stack
+    from config.aws import get_client
 
-    iam = site_client("iam")
+    iam = get_client("iam")
     arn = stack.ensure_unauth_role(iam, identity_pool, sample_functions["AuthLambda"], [])
     trust = iam.get_role(RoleName=stack.UNAUTH_ROLE)["Role"]["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
@@ -162,6 +163,7 @@ def test_without_the_setting_step_1_is_the_enhanced_flow(
     page: Client,  # noqa: F811
     cognito: Any,
     user_pool: Any,
+    identity_pool: str,
     sent: Sent,
     connect_thing: LambdaFunction,  # noqa: F811
     canned: Any,
@@ -219,11 +221,36 @@ def test_sts_failures_are_a_clear_step_1_error_and_invoke_nothing(
 
 def test_localaws_up_points_the_local_env_at_the_unauthenticated_role(aws: str) -> None:
     """``localaws up`` (provision) creates the role and writes its ARN to .env, so ``bin/run`` takes the basic flow."""
-    from config.aws import get_client as site_client
-    from localaws import stack
+    from config.aws import get_client
 
     result = stack.provision(aws)
 
-    role = site_client("iam").get_role(RoleName=stack.UNAUTH_ROLE)["Role"]
+    role = get_client("iam").get_role(RoleName=stack.UNAUTH_ROLE)["Role"]
     assert result.env()["CLOUD_CONNECT_UNAUTH_ROLE_ARN"] == role["Arn"]
     assert stack.provision(aws).unauth_role_arn == role["Arn"]  # found again, not created twice
+
+
+def test_basic_flow_against_the_local_runtime_signs_the_demo_user_in_and_invokes(
+    connected_functions: dict[str, LambdaFunction],  # noqa: F811
+    local_aws: Any,  # noqa: F811
+    settings: Any,
+    sent: Sent,
+) -> None:
+    """As ``bin/run`` after ``localaws up``: the real AuthLambda (InitiateAuth on the pool), the role from .env."""
+    settings.DASHBOARD = {
+        **(getattr(settings, "DASHBOARD", None) or {}),
+        "CLOUD_CONNECT_UNAUTH_ROLE_ARN": local_aws.env()["CLOUD_CONNECT_UNAUTH_ROLE_ARN"],
+    }
+    _, client = site_client()
+
+    response = client.post(
+        "/dashboard/cloud-connect/", {"username": stack.DEMO_USERNAME, "password": stack.DEMO_PASSWORD}
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.content.decode().count('data-status="done">') == 3
+    assert sent.operations[:3] == ["GetId", "GetOpenIdToken", "AssumeRoleWithWebIdentity"]
+    assert json.loads(sent.requests["GetId"][0].body)["IdentityPoolId"] == local_aws.identity_pool_id
+    answer = client.post("/api/lambdas/thing/invoke/", {"action": "LIST"}, content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["result"]["things"]
