@@ -394,6 +394,7 @@ def celery_worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     # The app keeps a pool of broker connections made for the broker URL of the moment: a test that pointed it at
     # a closed port (tests/foundation/test_health.py) would leave the ping below knocking there.
     app._pool = None
+    app.amqp._producer_pool = None  # bound to the pool of its time
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -401,8 +402,12 @@ def celery_worker(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
                 raise RuntimeError(f"celery worker exited: {log.read_text()[-2000:]}")
             if app.control.ping(timeout=0.5):
                 break
+            # No answer yet: ask again on fresh connections (a stale pooled one would never hear the reply).
+            app._pool = None
+            app.amqp._producer_pool = None
         else:
-            raise RuntimeError(f"celery worker did not answer: {log.read_text()[-2000:]}")
+            broker = app.connection_for_write().as_uri()
+            raise RuntimeError(f"celery worker did not answer (asked at {broker}): {log.read_text()[-2000:]}")
         yield CeleryWorker(redis_url, process)
     finally:
         process.terminate()

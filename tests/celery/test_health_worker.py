@@ -19,8 +19,10 @@ def fresh_pool() -> Iterator[None]:
     from config.celery import app
 
     app._pool = None
+    app.amqp._producer_pool = None  # bound to the pool of its time
     yield
     app._pool = None
+    app.amqp._producer_pool = None  # bound to the pool of its time
     app._local.__dict__.pop("backend", None)
 
 

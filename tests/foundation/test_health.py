@@ -53,9 +53,11 @@ def test_healthz_is_503_naming_the_broker_when_redis_is_down(
 
     monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")
     app._pool = None
+    app.amqp._producer_pool = None  # bound to the pool of its time
     try:
         response = client.get("/healthz")
     finally:
         app._pool = None  # its connections point at the closed port: later tests get a pool of their own
+        app.amqp._producer_pool = None  # bound to the pool of its time
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "failing"
