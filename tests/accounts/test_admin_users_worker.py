@@ -25,7 +25,8 @@ import requests
 from tests.celery.test_tasks_processes import KEY, template_db  # noqa: F401 - the fixture
 from tests.conftest import ROOT, UserPool
 
-pytestmark = pytest.mark.celery
+# once: its processes use a SQLite file of their own: the PostgreSQL pass would run it again unchanged.
+pytestmark = [pytest.mark.celery, pytest.mark.once]
 
 REFUSED = {"u007", "u100", "u199"}
 

@@ -25,7 +25,8 @@ import requests
 from tests.celery.driver import fingerprint
 from tests.conftest import ROOT, CognitoFactory, CognitoUser, UserPool
 
-pytestmark = pytest.mark.celery
+# once: its processes use a SQLite file of their own: the PostgreSQL pass would run it again unchanged.
+pytestmark = [pytest.mark.celery, pytest.mark.once]
 
 DRIVER = str(Path(__file__).with_name("driver.py"))
 KEY = "tL0cQZbQm5N8yqC3bGzJxq2n6x0c7hW3lJ0nq3y8V2c="  # a test-only Fernet key

@@ -260,3 +260,7 @@ def test_online_check_from_the_environment_refuses_a_token_signed_out_at_cognito
         assert seconds_until_refused(port, token, since, give_up=10) <= 1.0 + 1.0
     finally:
         stop_workers([process])
+
+
+# once: its processes use a SQLite file of their own: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localaws import template
 from tests.deploy.operations import api_name, scan
 
@@ -158,3 +160,7 @@ def test_scan_finds_each_way_the_code_calls_aws(tmp_path: Path) -> None:
         ("lambda", "invoke_async"),
     }
     assert result.unresolved == {"app/views.py:three"}
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from cognito_backend.clients import get_client
 from localaws import stack, template
 
@@ -120,3 +122,7 @@ def test_differences_names_each_property_that_differs() -> None:
     actual = {"Policies": {"PasswordPolicy": {"MinimumLength": 8, "Other": 1}}, "Flows": ["a", "b"], "On": "true"}
     assert differences(expected, actual) == [".Policies.PasswordPolicy.MinimumLength: 12 != 8"]
     assert differences({"Flows": ["a"]}, {}) == [".Flows: expected ['a'], got None"]
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

@@ -9,6 +9,8 @@ import ast
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from accounts import hosted
 from localaws import stack, template
 from tests.deploy.operations import ROOT, scan
@@ -141,3 +143,7 @@ def test_mfa_deletion_protection_and_token_lifetimes_are_parameters() -> None:
             "7",
         )
         assert client["TokenValidityUnits"] == {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

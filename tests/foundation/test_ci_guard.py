@@ -73,3 +73,7 @@ def test_ci_run_exports_ci_true_before_the_test_command() -> None:
     lines = [line.strip() for line in script.splitlines()]
     assert "export CI=true" in lines
     assert lines.index("export CI=true") < lines.index("exec bin/test")
+
+
+# once: pytest runs of its own, no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

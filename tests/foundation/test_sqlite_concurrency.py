@@ -25,7 +25,8 @@ import requests
 
 from tests.conftest import ROOT, CognitoFactory, UserPool, free_port, wait_for_port
 
-pytestmark = pytest.mark.django_db
+# once: SQLite under a web server, on a file of its own: the SQLite pass only.
+pytestmark = [pytest.mark.django_db, pytest.mark.once]
 
 CONCURRENT = 10
 

@@ -131,3 +131,7 @@ def test_an_unreachable_user_pool_is_service_unavailable(pool: UserPool, environ
 
     with pytest.raises(auth_lambda.ServiceUnavailable, match="could not be reached"):
         auth_lambda.handler({"username": "carol", "password": PASSWORD}, None)
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

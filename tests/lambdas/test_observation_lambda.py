@@ -208,3 +208,7 @@ def test_the_query_must_be_an_object() -> None:
 def test_the_sample_data_is_bundled_beside_the_handler() -> None:
     assert observation_lambda.DATA.parent.parent.name == "lambdas"
     assert len(observations()) > 100
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

@@ -319,3 +319,7 @@ def test_a_function_that_cannot_run_answers_lambdas_runtime_error(
 
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == error_type
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once

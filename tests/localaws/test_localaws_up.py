@@ -50,3 +50,7 @@ def test_cognito_local_invokes_its_triggers_on_the_runtime(tmp_path: Path, monke
     again = json.loads(config_file.read_text())
     assert again["TriggerFunctions"] == {}
     assert again["LambdaClient"]["endpoint"] == "http://127.0.0.1:5001"  # kept when not given
+
+
+# once: no database: the PostgreSQL pass would run it again unchanged.
+pytestmark = pytest.mark.once
