@@ -313,6 +313,25 @@ def cognito_user(cognito: CognitoFactory, user_pool: UserPool) -> CognitoUser:
     return cognito.create_user(user_pool, "alice", groups=["users"])
 
 
+@pytest.fixture
+def identity_pool(user_pool: UserPool, settings: Any) -> str:
+    """An identity pool trusting ``user_pool`` (authenticated identities only), configured as the site's."""
+    from cognito_backend.clients import get_client
+
+    pool_id = get_client("cognito-identity").create_identity_pool(
+        IdentityPoolName="tests",
+        AllowUnauthenticatedIdentities=False,
+        CognitoIdentityProviders=[
+            {
+                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
+                "ClientId": user_pool.client_id,
+            }
+        ],
+    )["IdentityPoolId"]
+    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
+    return str(pool_id)
+
+
 # --- Redis and a Celery worker ---------------------------------------------------------------------------------
 
 

@@ -3,8 +3,6 @@ validate the Logins map, so the id token is checked by us first)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -12,25 +10,6 @@ from tests.accounts.conftest import Faults, bearer
 from tests.conftest import CognitoFactory, CognitoUser, UserPool
 
 URL = "/api/auth/credentials/"
-
-
-@pytest.fixture
-def identity_pool(user_pool: UserPool, settings: Any) -> str:
-    from cognito_backend.clients import get_client
-
-    identity = get_client("cognito-identity")
-    pool_id = identity.create_identity_pool(
-        IdentityPoolName="accounts_test",
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
-                "ClientId": user_pool.client_id,
-            }
-        ],
-    )["IdentityPoolId"]
-    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
-    return str(pool_id)
 
 
 def test_a_signed_in_user_gets_temporary_aws_credentials(

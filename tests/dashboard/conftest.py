@@ -201,22 +201,3 @@ def lambda_faults() -> Iterator[LambdaFaults]:
     yield faults
     for events, name, handler in faults.registered:
         events.unregister(name, handler)
-
-
-@pytest.fixture
-def identity_pool(user_pool: Any, settings: Any) -> str:
-    """An identity pool trusting ``user_pool``, configured as the site's (caller-credential functions)."""
-    from cognito_backend.clients import get_client
-
-    pool_id = get_client("cognito-identity").create_identity_pool(
-        IdentityPoolName="dashboard_test",
-        AllowUnauthenticatedIdentities=False,
-        CognitoIdentityProviders=[
-            {
-                "ProviderName": f"cognito-idp.us-east-1.amazonaws.com/{user_pool.pool_id}",
-                "ClientId": user_pool.client_id,
-            }
-        ],
-    )["IdentityPoolId"]
-    settings.COGNITO = {**settings.COGNITO, "IDENTITY_POOL_ID": pool_id}
-    return str(pool_id)
