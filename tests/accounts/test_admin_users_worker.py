@@ -5,7 +5,6 @@ that refuses AdminDisableUser for a few users (the injected failures: moto refus
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.celery.test_tasks_processes import KEY, template_db  # noqa: F401 - the fixture
+from tests.celery.test_tasks_processes import process_env, template_db  # noqa: F401 - the fixture
 from tests.conftest import ROOT, UserPool
 
 # once: its processes use a SQLite file of their own: the PostgreSQL pass would run it again unchanged.
@@ -98,30 +97,10 @@ def site_env(
     moto_server: str,
     user_pool: UserPool,
 ) -> Iterator[tuple[dict[str, str], Path]]:
-    import redis
-
-    base = redis_url.rsplit("/", 1)[0]
-    for number in (7, 8):
-        redis.Redis.from_url(f"{base}/{number}").flushdb()
     db = tmp_path / "site.sqlite3"
     shutil.copy(template_db, db)
     proxy = RefusingProxy(moto_server)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_READ_DOTENV": "false",
-        "DATABASE_URL": f"sqlite:///{db}",
-        "CACHE_URL": f"{base}/8",
-        "CELERY_BROKER_URL": f"{base}/7",
-        "CELERY_RESULT_BACKEND": "",
-        "TOKEN_ENCRYPTION_KEY": KEY,
-        "AWS_ENDPOINT_URL": proxy.url,
-        "AWS_MAX_ATTEMPTS": "1",
-        "COGNITO_USER_POOL_ID": user_pool.pool_id,
-        "COGNITO_APP_CLIENT_ID": user_pool.client_id,
-        "COGNITO_JWKS_URL": user_pool.jwks_url,
-        "COGNITO_ADMIN_RATE": "500",
-    }
+    env = process_env(redis_url, db, proxy.url, user_pool, broker=7, cache=8, COGNITO_ADMIN_RATE="500")
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(

@@ -96,6 +96,35 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def process_env(
+    redis_url: str, db: Path, aws_url: str, user_pool: UserPool, *, broker: int, cache: int, **extra: str
+) -> dict[str, str]:
+    """The environment of the site's processes (web, worker, beat, shell) of one test: the production settings on
+    the SQLite file ``db``, Redis databases ``broker`` and ``cache`` of their own (emptied here), Cognito and
+    Lambda at ``aws_url`` (the stand-in or a proxy in front of it), one attempt per call; ``extra`` on top."""
+    import redis
+
+    base = redis_url.rsplit("/", 1)[0]
+    for number in (broker, cache):
+        redis.Redis.from_url(f"{base}/{number}").flushdb()
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_READ_DOTENV": "false",
+        "DATABASE_URL": f"sqlite:///{db}",
+        "CACHE_URL": f"{base}/{cache}",
+        "CELERY_BROKER_URL": f"{base}/{broker}",
+        "CELERY_RESULT_BACKEND": "",
+        "TOKEN_ENCRYPTION_KEY": KEY,
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_MAX_ATTEMPTS": "1",
+        "COGNITO_USER_POOL_ID": user_pool.pool_id,
+        "COGNITO_APP_CLIENT_ID": user_pool.client_id,
+        "COGNITO_JWKS_URL": user_pool.jwks_url,
+        **extra,
+    }
+
+
 class Site:
     """The environment every process of one test shares, and the processes it started."""
 
@@ -144,31 +173,19 @@ def wait_for(condition: Callable[[], bool], what: str, site: Site, deadline: flo
 def site(
     redis_url: str, template_db: Path, tmp_path: Path, moto_server: str, user_pool: UserPool
 ) -> Iterator[tuple[Site, CountingProxy]]:
-    import redis
-
-    base = redis_url.rsplit("/", 1)[0]
-    redis.Redis.from_url(f"{base}/5").flushdb()
-    redis.Redis.from_url(f"{base}/6").flushdb()
     db = tmp_path / "site.sqlite3"
     shutil.copy(template_db, db)
     proxy = CountingProxy(moto_server)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_READ_DOTENV": "false",
-        "DATABASE_URL": f"sqlite:///{db}",
-        "CACHE_URL": f"{base}/6",
-        "CELERY_BROKER_URL": f"{base}/5",
-        "CELERY_RESULT_BACKEND": "",
-        "CELERY_VISIBILITY_TIMEOUT": "3",
-        "TOKEN_ENCRYPTION_KEY": KEY,
-        "AWS_ENDPOINT_URL": proxy.url,
-        "AWS_MAX_ATTEMPTS": "1",
-        "COGNITO_USER_POOL_ID": user_pool.pool_id,
-        "COGNITO_APP_CLIENT_ID": user_pool.client_id,
-        "COGNITO_JWKS_URL": user_pool.jwks_url,
-        "TOKEN_REFRESH_INTERVAL": "1",
-    }
+    env = process_env(
+        redis_url,
+        db,
+        proxy.url,
+        user_pool,
+        broker=5,
+        cache=6,
+        CELERY_VISIBILITY_TIMEOUT="3",
+        TOKEN_REFRESH_INTERVAL="1",
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
     running = Site(env, logs)
