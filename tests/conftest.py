@@ -13,6 +13,7 @@ Under ``CI`` (``.ci/run`` sets ``CI=true``) a skipped, xfailed or xpassed test f
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,16 @@ for _var in [v for v in os.environ if v.startswith("AWS_ENDPOINT_URL")]:
 REGION = "us-east-1"
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PASSWORD = "Str0ng-Passw0rd!"
+# A JWT's shape: base64url JSON header "." base64url JSON payload ".". A bare "eyJ" is not enough: a random
+# 64-character CSRF token or session key contains it about once in 4,000 draws.
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.")
+
+
+def has_jwt(text: str) -> bool:
+    """Whether `text` holds anything shaped like a JWT (header and payload)."""
+    return JWT_SHAPE.search(text) is not None
+
+
 PASSWORD_POLICY = {
     "MinimumLength": 8,
     "RequireUppercase": True,
