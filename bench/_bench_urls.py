@@ -1,9 +1,11 @@
-"""The site's URLs plus four for the benchmark and the revocation process tests (bench settings only):
+"""The site's URLs plus five for the benchmarks and the revocation process tests (bench settings only):
 
 - ``/bench/me-noauth/``: the ``/api/auth/me/`` view with authentication off (the baseline);
 - ``/bench/me-online/``: the same view with the online check on (``cognito_online_check = True``);
 - ``POST /bench/revoke/<sub>/``: ``revoke_user_tokens(sub)`` in this process;
-- ``POST /bench/session-count/``: adds one to a counter in the session and answers it with this process's id.
+- ``POST /bench/session-count/``: adds one to a counter in the session and answers it with this process's id;
+- ``POST /bench/echo/``: answers the request body as it came, with no authentication, session or database: the
+  cost of the HTTP hop to the site through Django's middleware (bench/bench_dashboard.py's baseline of the hop).
 """
 
 from __future__ import annotations
@@ -59,7 +61,14 @@ def session_count(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"count": request.session["count"], "pid": os.getpid()})
 
 
+@csrf_exempt
+@require_POST
+def echo(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(request.body, content_type="application/json")
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("bench/echo/", echo),
     path("bench/session-count/", session_count),
     path("bench/me-noauth/", NoAuthMeView.as_view()),
     path("bench/me-online/", OnlineMeView.as_view()),

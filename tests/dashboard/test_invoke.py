@@ -399,3 +399,51 @@ def test_a_schema_saved_around_the_admins_checks_is_a_500_not_a_crash(alice: Any
     assert response.status_code == 500
     assert response.json()["code"] == "function_misconfigured"
     assert only_invocation().error_code == "function_misconfigured"
+
+
+def test_the_audit_row_is_one_insert_holding_what_the_orms_save_would(alice: Any, settings: Any) -> None:
+    # services._insert writes the row without Model.save(): the row must be the one save() writes, in one query.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from dashboard import services
+
+    settings.DASHBOARD = {"STORE_PAYLOADS": True}
+    with CaptureQueriesContext(connection) as queries:
+        assert invoke(alice, "thing", b'{"action": "GET", "id": 7, "ratio": 0.5}').status_code == 200
+    writes = [q["sql"] for q in queries.captured_queries if "dashboard_invocation" in q["sql"]]
+    assert len(writes) == 1 and writes[0].startswith("INSERT"), writes
+    fast = only_invocation()
+    assert fast.created_at is not None and fast.payload == {"action": "GET", "id": 7, "ratio": 0.5}
+    copy = Invocation.objects.get(pk=fast.pk)
+    copy.pk = None
+    copy._state.adding = True
+    copy.save()  # the ORM's own INSERT of the same values
+    orm = Invocation.objects.get(pk=copy.pk)
+    skip = {"id", "created_at"}
+    columns = [f.attname for f in Invocation._meta.concrete_fields if f.attname not in skip]
+    assert {c: getattr(fast, c) for c in columns} == {c: getattr(orm, c) for c in columns}
+    # A record with the nullable fields left empty reads back as None, as the ORM stores them (SQL NULL).
+    bare = Invocation(username="", function_key="x", status=Invocation.Status.ERROR)
+    services._insert(bare, "default")
+    assert bare.pk and not bare._state.adding
+    again = Invocation.objects.get(pk=bare.pk)
+    assert (again.payload, again.duration_ms, again.result_size, again.user_id) == (None, None, None, None)
+    assert Invocation.objects.filter(pk=bare.pk, payload__isnull=True).exists()
+
+
+def test_receivers_of_the_invocation_model_signals_still_run(alice: Any) -> None:
+    # With a receiver connected, the audit row goes through Model.save(), so a site's post_save hook is never skipped.
+    from django.db.models.signals import post_save
+
+    seen: list[tuple[int, bool]] = []
+
+    def receiver(sender: Any, instance: Invocation, created: bool, **kwargs: Any) -> None:
+        seen.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=Invocation, weak=False)
+    try:
+        assert invoke(alice, "thing", "{}").status_code == 200
+    finally:
+        post_save.disconnect(receiver, sender=Invocation)
+    assert seen == [(only_invocation().pk, True)]
