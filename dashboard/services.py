@@ -28,7 +28,7 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, connections, models, router, transaction
 from django.db.models.signals import post_save, pre_save
 
 from cognito_backend import exceptions as cognito_exceptions
@@ -392,17 +392,24 @@ def _insert(record: Invocation, alias: str) -> None:
     """``record.save()`` as one prepared INSERT, without the ORM's per-save machinery.
 
     On the invoke path the ORM's save (query compilation, ``Model.save`` bookkeeping) cost more CPU than anything
-    else of ours. The values are prepared exactly as the ORM prepares them (``pre_save`` with ``add=True``, so
-    ``created_at`` is stamped, then ``get_db_prep_save``), the SQL is built once per database, and the new id comes
-    back with RETURNING where the backend has it. When anything listens to ``Invocation``'s ``pre_save`` or
-    ``post_save`` signals, ``record.save()`` runs instead, so receivers are never skipped.
+    else of ours. The values are the ones the ORM would send: ``pre_save`` with ``add=True`` (``created_at`` is
+    stamped) and ``get_db_prep_save``, except for plain fields holding a str, int, float or None, whose prepared
+    value is the value itself (``_PLAIN_FIELDS``). The SQL is built once per database and the new id comes back
+    with RETURNING where the backend has it. When anything listens to ``Invocation``'s ``pre_save`` or
+    ``post_save`` signals, ``record.save()`` runs instead, so receivers are never skipped. A test compares the row
+    with the one ``save()`` writes.
     """
     if pre_save.has_listeners(Invocation) or post_save.has_listeners(Invocation):
         record.save(using=alias)
         return
     connection = connections[alias]
-    fields, sql, returning = _insert_statement(alias)
-    values = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in fields]
+    fields, plain, sql, returning = _insert_statement(alias)
+    values = [
+        value
+        if is_plain and type(value := getattr(record, field.attname)) in _PLAIN_TYPES
+        else field.get_db_prep_save(field.pre_save(record, True), connection)
+        for field, is_plain in zip(fields, plain, strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         if returning:
@@ -414,10 +421,21 @@ def _insert(record: Invocation, alias: str) -> None:
     record._state.db = alias
 
 
-_INSERT_STATEMENTS: dict[str, tuple[list[Any], str, bool]] = {}
+# Fields whose prepared value is the attribute itself when it is a str, int, float or None: CharField and TextField
+# (``to_python`` of a str), the integer fields and FloatField (``int()``/``float()`` of one), and foreign keys to an
+# integer key. Every other field (the JSON payload, ``created_at`` with its ``pre_save``) is prepared by the field.
+_PLAIN_FIELDS = (models.CharField, models.TextField, models.IntegerField, models.FloatField)
+_PLAIN_TYPES = frozenset({str, int, float, type(None)})
+_INSERT_STATEMENTS: dict[str, tuple[list[Any], list[bool], str, bool]] = {}
 
 
-def _insert_statement(alias: str) -> tuple[list[Any], str, bool]:
+def _is_plain(field: Any) -> bool:
+    if isinstance(field, models.ForeignKey):
+        return isinstance(field.target_field, models.IntegerField)
+    return isinstance(field, _PLAIN_FIELDS) and not getattr(field, "auto_now", False)
+
+
+def _insert_statement(alias: str) -> tuple[list[Any], list[bool], str, bool]:
     statement = _INSERT_STATEMENTS.get(alias)
     if statement is None:
         connection = connections[alias]
@@ -431,5 +449,5 @@ def _insert_statement(alias: str) -> tuple[list[Any], str, bool]:
         sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
         if returning:
             sql += f" RETURNING {quote(meta.pk.column)}"
-        statement = _INSERT_STATEMENTS[alias] = (fields, sql, returning)
+        statement = _INSERT_STATEMENTS[alias] = (fields, [_is_plain(field) for field in fields], sql, returning)
     return statement
