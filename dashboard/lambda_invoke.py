@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import botocore.auth
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.endpoint import convert_to_response_dict
@@ -43,6 +44,19 @@ def _parts(client: Any) -> tuple[Any, Any, Any, Any] | None:
     return credentials, session, parser, model
 
 
+_HOSTS: dict[str, str] = {}
+
+
+def _host(endpoint: str) -> str:
+    """The Host header of ``endpoint`` as botocore's SigV4 signer derives it (lower case, no default port), kept
+    per endpoint: the signer parses the URL again on every request otherwise. Empty when botocore moved it."""
+    host = _HOSTS.get(endpoint)
+    if host is None:
+        derive = getattr(botocore.auth, "_host_from_url", None)
+        host = _HOSTS[endpoint] = str(derive(endpoint)) if derive is not None else ""
+    return host
+
+
 def invoke(client: Any, function_name: str, invocation_type: str, payload: bytes) -> dict[str, Any]:
     """``client.invoke(FunctionName=..., InvocationType=..., Payload=...)``, leanly (module docstring)."""
     parts = _parts(client)
@@ -50,11 +64,15 @@ def invoke(client: Any, function_name: str, invocation_type: str, payload: bytes
         return dict(client.invoke(FunctionName=function_name, InvocationType=invocation_type, Payload=payload))
     credentials, session, parser, model = parts
     endpoint = str(client.meta.endpoint_url).rstrip("/")
+    headers = {"X-Amz-Invocation-Type": invocation_type, "User-Agent": USER_AGENT}
+    host = _host(endpoint)
+    if host:  # what the signer would derive from the URL (and the HTTP client send), once per endpoint
+        headers["Host"] = host
     request = AWSRequest(
         method="POST",
         url=f"{endpoint}/2015-03-31/functions/{percent_encode(function_name)}/invocations",
         data=payload,
-        headers={"X-Amz-Invocation-Type": invocation_type, "User-Agent": USER_AGENT},
+        headers=headers,
         stream_output=True,
     )
     SigV4Auth(credentials.get_frozen_credentials(), "lambda", client.meta.region_name).add_auth(request)

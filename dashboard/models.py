@@ -108,6 +108,9 @@ class LambdaFunction(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    # Set on the registry's remembered rows (selectors.function_by_name): their allowed groups, frozen.
+    remembered_group_names: frozenset[str] | None = None
+
     @property
     def allowed_group_names(self) -> frozenset[str]:
         """Uses a prefetched ``allowed_groups`` when there is one."""
@@ -130,12 +133,19 @@ class Invocation(models.Model):
         CREDENTIALS_ERROR = "credentials_error"
         ERROR = "error"
 
+    # No index of their own on the two foreign keys: Meta.indexes lead with them (user, function), and each index
+    # costs every audit INSERT.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="lambda_invocations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="lambda_invocations",
+        db_index=False,
     )
     username = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
     function = models.ForeignKey(
-        LambdaFunction, null=True, blank=True, on_delete=models.SET_NULL, related_name="invocations"
+        LambdaFunction, null=True, blank=True, on_delete=models.SET_NULL, related_name="invocations", db_index=False
     )
     function_key = models.CharField(max_length=170, help_text="The name asked for, kept when the function goes.")
     aws_function_name = models.CharField(max_length=170, blank=True)

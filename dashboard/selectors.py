@@ -73,7 +73,9 @@ def may_call(caller: Caller, function: LambdaFunction) -> bool:
     """Superusers may call everything; otherwise no allowed groups means everyone, else one must match."""
     if caller.is_superuser:
         return True
-    allowed = function.allowed_group_names
+    allowed = getattr(function, "remembered_group_names", None)
+    if allowed is None:
+        allowed = function.allowed_group_names
     return not allowed or bool(allowed & caller.groups)
 
 
@@ -107,6 +109,8 @@ def function_by_name(name: str) -> LambdaFunction:
     except LambdaFunction.DoesNotExist:
         raise FunctionNotFound(f"No function named {name[:64]!r}.") from None
     if live and bus.generation() == generation:
+        # The remembered row answers its allowed groups from a frozen set, not a related manager built per call.
+        function.remembered_group_names = function.allowed_group_names
         if len(_registry) >= _REGISTRY_LIMIT:
             _registry.clear()
         _registry[name] = (time.monotonic() + memo_seconds(), generation, function)

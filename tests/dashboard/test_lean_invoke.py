@@ -97,3 +97,21 @@ def without_retries(response: dict[str, Any]) -> dict[str, Any]:
         k: v for k, v in response["ResponseMetadata"].items() if k not in {"RetryAttempts", "MaxAttemptsReached"}
     }
     return {**response, "ResponseMetadata": metadata}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host"),
+    [
+        ("http://127.0.0.1:5001", "127.0.0.1:5001"),
+        ("https://lambda.us-east-1.amazonaws.com", "lambda.us-east-1.amazonaws.com"),
+        ("https://Lambda.EU-West-1.amazonaws.com:443", "lambda.eu-west-1.amazonaws.com"),  # default port left out
+        ("https://[::1]:8443", "[::1]:8443"),
+    ],
+)
+def test_the_host_header_is_the_one_the_signer_and_the_http_client_would_use(endpoint: str, host: str) -> None:
+    assert lambda_invoke._host(endpoint) == host
+    client = dashboard_aws.server_client(10)
+    lean_sent, _ = both(client, ok, lambda: lambda_invoke.invoke(client, "ThingLambda", "RequestResponse", b"{}"))
+    botocore_sent, _ = both(client, ok, lambda: client.invoke(FunctionName="ThingLambda", Payload=b"{}"))
+    assert lean_sent[0].headers["Host"] == lambda_invoke._host(client.meta.endpoint_url).encode()
+    assert "Host" not in botocore_sent[0].headers  # botocore leaves it to http.client, which sends the same value
