@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,6 +69,9 @@ class LambdaDetailView(DashboardView):
 
 class LambdaInvokeView(DashboardView):
     parser_classes = [RawJSONParser]
+    # JSON only: the body is raw JSON passed to Lambda, which the browsable API's forms cannot edit; one renderer
+    # also keeps content negotiation off the hot path.
+    renderer_classes = [JSONRenderer]
 
     def caller(self, request: Request) -> selectors.Caller:
         """A session signed in with Cognito calls with its stored id token (renewed first when about to expire),
