@@ -54,15 +54,15 @@ PAYLOAD = json.dumps({"action": "LIST", "filter": {"owner": "bench", "limit": 25
 
 
 SETUP = """
-import json, os, django
+import json, os, secrets, django
 django.setup()
 from django.core.management import call_command
 from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
 from config.aws import get_client
 from localaws import stack
 from dashboard.models import LambdaFunction
+from cognito_backend.sessions import VERSION_KEY, SessionStore
 
 call_command("migrate", verbosity=0)
 stack.configure_moto(stack.os.environ["AWS_ENDPOINT_URL"])
@@ -70,28 +70,29 @@ created = []
 role = stack.ensure_lambda_role(get_client("iam"), created)
 stack.ensure_functions(get_client("lambda"), role, created)
 LambdaFunction.objects.create(name="thing", display_name="Thing", function_name="ThingLambda", timeout=10)
+# Stamped with a version, as the sign-in request's response stamps it (the cookie beside the session cookie).
+version = secrets.token_urlsafe(12)
 if os.environ.get("BENCH_ID_TOKEN"):
     # Signed in with Cognito, as the site's pages sign people in: CognitoBackend, the token's identity kept.
-    from importlib import import_module
-    from django.conf import settings
     from django.contrib.auth import authenticate, login
     from django.test import RequestFactory
 
     request = RequestFactory().get("/")
-    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    request.session = SessionStore()
     user = authenticate(request, cognito_token=os.environ["BENCH_ID_TOKEN"])
     assert user is not None, "the Cognito token was refused"
     login(request, user)
-    request.session.save()
-    print(json.dumps({"session": request.session.session_key}))
+    session = request.session
 else:
     user = get_user_model().objects.create_user("bench", password="Bench-pass-1234")
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    print(json.dumps({"session": session.session_key}))
+session[VERSION_KEY] = version
+session.stamped = True
+session.save()
+print(json.dumps({"session": session.session_key, "version": version}))
 """
 
 
@@ -127,9 +128,9 @@ class SiteClient:
     """A signed-in client of the site over one kept-alive ``http.client`` connection: the session's cookies (kept
     up to date from ``Set-Cookie``), the CSRF token from the first page, JSON bodies."""
 
-    def __init__(self, port: int, session_key: str) -> None:
+    def __init__(self, port: int, session_key: str, session_version: str) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-        self.cookies: dict[str, str] = {"sessionid": session_key}
+        self.cookies: dict[str, str] = {"sessionid": session_key, "sessionid_v": session_version}
         self.headers = {"Referer": f"http://127.0.0.1:{port}", "Content-Type": "application/json"}
         status, _ = self.request("GET", "/dashboard/")  # sets the CSRF cookie
         if status != 200:
@@ -267,7 +268,8 @@ def main() -> None:
         setup = subprocess.run(
             [sys.executable, "-c", SETUP], env=env, cwd=ROOT, check=True, capture_output=True, text=True
         )
-        session_key = json.loads(setup.stdout.strip().splitlines()[-1])["session"]
+        signed_in = json.loads(setup.stdout.strip().splitlines()[-1])
+        session_key, session_version = signed_in["session"], signed_in["version"]
         processes.append(
             subprocess.Popen(
                 [
@@ -299,7 +301,7 @@ def main() -> None:
             return bool(answer["StatusCode"] == 200 and answer["Payload"].read() == PAYLOAD)
 
         def endpoint_state() -> SiteClient:
-            return SiteClient(site_port, session_key)
+            return SiteClient(site_port, session_key, session_version)
 
         def endpoint(client: SiteClient) -> bool:
             status, body = client.post("/api/lambdas/thing/invoke/", PAYLOAD)

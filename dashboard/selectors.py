@@ -91,16 +91,18 @@ def functions_for(caller: Caller) -> list[LambdaFunction]:
 def function_by_name(name: str) -> LambdaFunction:
     """The enabled function called ``name``; a disabled one is as unknown as a missing one.
 
-    While the Redis invalidation bus is live, each process remembers the answer (with its allowed groups) for
-    ``REVOCATION_MEMO_SECONDS``: every change of the registry or of a group publishes on the bus, which moves its
-    generation in every process and so drops the memo at once (``registry_changed``). Without a live bus every
-    call reads the database.
+    Each process remembers the answer (with its allowed groups) for ``REVOCATION_MEMO_SECONDS``, under the
+    revocation memo's rule (``cognito_backend.cache.bus.active``). Every change of the registry or of a group drops
+    the answers of this process at once (``registry_changed``, after the commit) and, with the Redis invalidation
+    bus, of every other process as soon as its message lands. Without Redis (the default setup) a change made in
+    another process is seen within ``REVOCATION_MEMO_SECONDS``, the bound a revocation has there. With Redis
+    configured but not answering, nothing is remembered: every call reads the database.
     """
     if not _SLUG.fullmatch(name):  # not a name the registry can hold (nor one to put in a query: NUL ...)
         raise FunctionNotFound(f"No function named {name[:64]!r}.")
-    live = bus.bus_live()
+    remember = bus.active()
     generation = bus.generation()
-    if live:
+    if remember:
         entry = _registry.get(name)
         if entry is not None and entry[1] == generation and entry[0] > time.monotonic():
             return entry[2]
@@ -108,7 +110,7 @@ def function_by_name(name: str) -> LambdaFunction:
         function = enabled_functions().get(name=name)
     except LambdaFunction.DoesNotExist:
         raise FunctionNotFound(f"No function named {name[:64]!r}.") from None
-    if live and bus.generation() == generation:
+    if remember and bus.generation() == generation:
         # The remembered row answers its allowed groups from a frozen set, not a related manager built per call.
         function.remembered_group_names = function.allowed_group_names
         if len(_registry) >= _REGISTRY_LIMIT:

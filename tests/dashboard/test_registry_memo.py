@@ -1,5 +1,7 @@
-"""The invoke path's registry lookup is remembered per process only while the Redis invalidation bus is live, and
-any registry change drops it at once, here and (through a real Redis) in other processes."""
+"""The invoke path's registry lookup is remembered per process under the revocation memo's rule: with the Redis
+invalidation bus while it is live, any registry change dropping it at once here and (through a real Redis) in other
+processes; without Redis for at most ``REVOCATION_MEMO_SECONDS``, a change made in this process dropping it at once;
+with Redis configured but silent, not at all."""
 
 from __future__ import annotations
 
@@ -82,11 +84,53 @@ def test_a_change_in_another_process_drops_the_memo_through_redis(live_bus: str,
         selectors.function_by_name("thing")
 
 
-def test_without_a_bus_every_lookup_reads_the_database(thing: LambdaFunction, django_assert_num_queries: Any) -> None:
+def test_without_a_bus_a_lookup_is_remembered_for_the_memo_seconds_at_most(
+    thing: LambdaFunction, settings: Any, django_assert_num_queries: Any
+) -> None:
     bus.stop()  # started afresh from the test settings: no Redis, no bus
+    bus.active()
+    assert not bus.bus_live() and bus.active()
+    settings.COGNITO = {**settings.COGNITO, "REVOCATION_MEMO_SECONDS": 0.5}
+    with django_assert_num_queries(2):  # the function and its allowed groups
+        selectors.function_by_name("thing")
+    LambdaFunction.objects.filter(pk=thing.pk).update(enabled=False)  # no signal here: "another process"
+    with django_assert_num_queries(0):
+        assert selectors.function_by_name("thing").enabled  # remembered, within the bound
+    time.sleep(0.6)
+    with django_assert_num_queries(1), pytest.raises(FunctionNotFound):
+        selectors.function_by_name("thing")
+
+
+def test_without_a_bus_a_change_made_in_this_process_drops_the_memo_at_once(
+    thing: LambdaFunction, django_capture_on_commit_callbacks: Any
+) -> None:
+    bus.stop()
     bus.active()
     assert not bus.bus_live()
     selectors.function_by_name("thing")
-    LambdaFunction.objects.filter(pk=thing.pk).update(enabled=False)
-    with django_assert_num_queries(1), pytest.raises(FunctionNotFound):
+    with django_capture_on_commit_callbacks(execute=True):
+        thing.enabled = False
+        thing.save()
+    with pytest.raises(FunctionNotFound):
         selectors.function_by_name("thing")
+
+
+def test_with_redis_configured_but_silent_every_lookup_reads_the_database(
+    thing: LambdaFunction, django_assert_num_queries: Any
+) -> None:
+    from django.test import override_settings
+
+    from tests.conftest import free_port
+
+    silent = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: the subscriber is never confirmed
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": silent}}
+    try:
+        with override_settings(CACHES=caches):
+            assert not bus.active()
+            time.sleep(0.1)  # the subscriber's first attempt fails (and moves the generation); the next is 0.5 s on
+            with django_assert_num_queries(2):
+                selectors.function_by_name("thing")
+            with django_assert_num_queries(2):
+                selectors.function_by_name("thing")
+    finally:
+        bus.stop()
