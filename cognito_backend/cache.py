@@ -217,7 +217,8 @@ class InvalidationBus:
 
     def bus_live(self) -> bool:
         """Whether a bus is configured and its subscription confirmed and alive."""
-        return bool(self._url) and self.active()
+        active = self.active()  # first: after stop() or a fork it starts afresh and reads the URL again
+        return bool(self._url) and active
 
     def _start(self) -> None:
         with self._lock:

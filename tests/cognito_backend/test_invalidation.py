@@ -84,3 +84,14 @@ def test_without_a_live_bus_nothing_is_answered_from_memory(
     cache.set(revocation.SUB_PREFIX + cognito_user.sub, time.time())  # the shared cache another process wrote
     assert me(cognito_user.tokens.access_token).json()["code"] == "token_revoked"
     bus.stop()
+
+
+def test_after_stop_a_bus_no_longer_configured_is_not_live_on_the_first_ask(redis_url: str, settings: Any) -> None:
+    # stop() then a settings change (the tests' way, or a process configured anew): the first answer must already
+    # come from the new settings, not from the URL the stopped subscriber had.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}}
+    assert bus.wait_until_active() and bus.bus_live()
+    bus.stop()
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert not bus.bus_live()
+    assert bus.active()  # no bus configured: the memo lives by its TTL

@@ -88,7 +88,6 @@ def test_without_a_bus_a_lookup_is_remembered_for_the_memo_seconds_at_most(
     thing: LambdaFunction, settings: Any, django_assert_num_queries: Any
 ) -> None:
     bus.stop()  # started afresh from the test settings: no Redis, no bus
-    bus.active()
     assert not bus.bus_live() and bus.active()
     settings.COGNITO = {**settings.COGNITO, "REVOCATION_MEMO_SECONDS": 0.5}
     with django_assert_num_queries(2):  # the function and its allowed groups
@@ -105,7 +104,6 @@ def test_without_a_bus_a_change_made_in_this_process_drops_the_memo_at_once(
     thing: LambdaFunction, django_capture_on_commit_callbacks: Any
 ) -> None:
     bus.stop()
-    bus.active()
     assert not bus.bus_live()
     selectors.function_by_name("thing")
     with django_capture_on_commit_callbacks(execute=True):
