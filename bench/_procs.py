@@ -1,11 +1,24 @@
-"""Process and port helpers shared by the benchmarks (loopback only)."""
+"""Process, port and result helpers shared by the benchmarks (loopback only)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_results(name: str, data: Any) -> Path:
+    """``data`` as JSON in ``bench/results/<name>-<timestamp>.json``; returns the file's path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
 
 
 def free_port() -> int:

@@ -47,7 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._procs import free_port, stop_processes, wait_for_port  # noqa: E402
+from bench._procs import free_port, stop_processes, wait_for_port, write_results  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PAYLOAD = json.dumps({"action": "LIST", "filter": {"owner": "bench", "limit": 25}}).encode()
@@ -371,29 +371,24 @@ def main() -> None:
         )
         if failures:
             print(f"  {failures} requests failed")
-        results = ROOT / "bench" / "results"
-        results.mkdir(exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        (results / f"dashboard-{stamp}.json").write_text(
-            json.dumps(
-                {
-                    "payload_bytes": len(PAYLOAD),
-                    "clients": args.clients,
-                    "cache": cache,
-                    "session": args.session,
-                    "added_ms": added,
-                    "direct_median_ms": latency["direct"],
-                    "endpoint_median_ms": latency["endpoint"],
-                    "echo_median_ms": latency["echo"],
-                    "echo_rps": throughput["echo"],
-                    "latency_ratio": latency_ratio,
-                    "direct_rps": throughput["direct"],
-                    "endpoint_rps": throughput["endpoint"],
-                    "throughput_ratio": throughput_ratio,
-                    "failures": failures,
-                },
-                indent=2,
-            )
+        write_results(
+            "dashboard",
+            {
+                "payload_bytes": len(PAYLOAD),
+                "clients": args.clients,
+                "cache": cache,
+                "session": args.session,
+                "added_ms": added,
+                "direct_median_ms": latency["direct"],
+                "endpoint_median_ms": latency["endpoint"],
+                "echo_median_ms": latency["echo"],
+                "echo_rps": throughput["echo"],
+                "latency_ratio": latency_ratio,
+                "direct_rps": throughput["direct"],
+                "endpoint_rps": throughput["endpoint"],
+                "throughput_ratio": throughput_ratio,
+                "failures": failures,
+            },
         )
     finally:
         stop_processes(processes)

@@ -38,7 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._procs import free_port, stop_processes, wait_for_port  # noqa: E402
+from bench._procs import free_port, stop_processes, wait_for_port, write_results  # noqa: E402
 
 VERSION_KEY = "_cognito_v"  # cognito_backend.sessions.VERSION_KEY (not imported: no Django in this process)
 SESSION_VERSION = "bench-version"
@@ -306,10 +306,7 @@ def main() -> None:
                 f"    with the online check {best['online']:7.1f} req/s   on/off = {online:.3f}  (target >= 0.9; "
                 f"{best['get_user_per_minute']:.1f} GetUser/min)"
             )
-        out = ROOT / "bench" / "results"
-        out.mkdir(exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        (out / f"me-http-{stamp}.json").write_text(json.dumps(results, indent=2))
+        write_results("me-http", results)
     finally:
         stop_processes(processes)
         stand_in.server.shutdown()

@@ -32,7 +32,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._procs import free_port, wait_for_port  # noqa: E402
+from bench._procs import free_port, wait_for_port, write_results  # noqa: E402
 
 
 def rss_bytes() -> int:
@@ -253,12 +253,7 @@ def main() -> None:
         f"peak memory ({key}) {full['users']} vs {baseline['users']} users: {memory_ratio:.2f}x "
         f"for {full['users'] / baseline['users']:.0f}x the users (flat means streaming)"
     )
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    (results / f"migration-{stamp}.json").write_text(
-        json.dumps({"baseline": baseline, "full": full, "memory_ratio": round(memory_ratio, 3)}, indent=2)
-    )
+    write_results("migration", {"baseline": baseline, "full": full, "memory_ratio": round(memory_ratio, 3)})
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from pathlib import Path
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._procs import free_port, stop_processes, wait_for_port
+from bench._procs import free_port, stop_processes, wait_for_port, write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -66,9 +66,7 @@ def main() -> None:
     finally:
         stop_processes(processes)
         shutil.rmtree(work, ignore_errors=True)
-    out = ROOT / "bench" / "results" / f"refresh-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    write_results("refresh", results)
     print(json.dumps(results, indent=2))
 
 

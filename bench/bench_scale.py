@@ -23,13 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench._procs import free_port, stop_processes, wait_for_port  # noqa: E402
+from bench._procs import free_port, stop_processes, wait_for_port, write_results  # noqa: E402
 from bench.bench_me_http import StandIn, load, make_token, start_redis  # noqa: E402
 
 
@@ -130,9 +129,7 @@ def main() -> None:
             note = f", {failures[workers]} failed" if failures[workers] else ""
             print(f"  {workers} worker(s): {best[workers]:8.1f} req/s   ratio to {counts[0]} = {ratio:.2f}{note}")
             results["workers"][str(workers)] = {"rps": best[workers], "ratio": ratio, "failed": failures[workers]}
-        out = ROOT / "bench" / "results"
-        out.mkdir(exist_ok=True)
-        (out / f"scale-{time.strftime('%Y%m%dT%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+        write_results("scale", results)
     finally:
         stop_processes(processes)
         stand_in.server.shutdown()

@@ -27,6 +27,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._procs import write_results  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
 
 
@@ -123,12 +125,7 @@ def main() -> None:
     print(f"  (a) raw cryptography verify      {a * 1e6:9.1f} us")
     print(f"  (b) verify_token, no token cache {b * 1e6:9.1f} us   (b)/(a) = {b / a:.2f}  (target <= 2.5)")
     print(f"  (c) verify_token, token cache    {c * 1e6:9.1f} us   (c)/(a) = {c / a:.2f}")
-    results = ROOT / "bench" / "results"
-    results.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    (results / f"tokens-{stamp}.json").write_text(
-        json.dumps({"raw_us": a * 1e6, "full_us": b * 1e6, "cached_us": c * 1e6, "ratio_full": b / a}, indent=2)
-    )
+    write_results("tokens", {"raw_us": a * 1e6, "full_us": b * 1e6, "cached_us": c * 1e6, "ratio_full": b / a})
 
 
 if __name__ == "__main__":
