@@ -330,7 +330,8 @@ def test_a_token_failing_verification_is_refused(
             return _resign(good, aud=settings.COGNITO["APP_CLIENT_ID"])
         if tamper == "signature":
             head, body, sig = good.split(".")
-            return f"{head}.{body}.{sig[:-4]}AAAA"
+            tail = "BBBB" if sig.endswith("AAAA") else "AAAA"  # always a change
+            return f"{head}.{body}.{sig[:-4]}{tail}"
         return _resign(good, exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
 
     monkeypatch.setattr(oauth_front.NonceFront, "resign", altered)
