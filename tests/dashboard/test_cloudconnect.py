@@ -439,3 +439,40 @@ def test_a_login_already_linked_elsewhere_gets_its_own_identity_in_step_3(
     assert identity_calls.operations()[-2:] == ["GetId+logins", "GetCredentialsForIdentity+logins"]
     row = CloudConnectLogin.objects.get(user=site_user)
     assert row.identity_id != refused[0]
+
+
+def test_the_command_without_a_terminal_or_a_username_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    monkeypatch.delenv("CLOUD_CONNECT_USERNAME", raising=False)
+    monkeypatch.delenv("CLOUD_CONNECT_PASSWORD", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # not a terminal
+    with pytest.raises(CommandError, match=r"No terminal to ask in: pass --username or set CLOUD_CONNECT_USERNAME"):
+        call_command("cloudconnect", "invoke", "ThingLambda", "{}")
+    with pytest.raises(CommandError, match=r"No terminal to ask in: set CLOUD_CONNECT_PASSWORD"):
+        call_command("cloudconnect", "invoke", "ThingLambda", "{}", username="alice")
+
+    class EndedTerminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", EndedTerminal(""))  # a terminal whose input has ended (Ctrl-D)
+    with pytest.raises(CommandError, match=r"Nothing was typed: pass --username"):
+        call_command("cloudconnect", "invoke", "ThingLambda", "{}")
+    # As a process with nothing on stdin: one line naming what to do, exit 1, no traceback.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOUD_CONNECT_")}
+    done = subprocess.run(
+        [sys.executable, "manage.py", "cloudconnect", "invoke", "ThingLambda", "{}"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DJANGO_READ_DOTENV": "false"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "CLOUD_CONNECT_USERNAME" in done.stderr and "Traceback" not in done.stderr

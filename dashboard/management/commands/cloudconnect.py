@@ -40,12 +40,10 @@ class Command(BaseCommand):
                 raise CommandError(f"The payload is not JSON: {exc}") from None
         username = options.get("username") or os.environ.get("CLOUD_CONNECT_USERNAME") or ""
         if not username:
-            username = input("Cloud Connect username: ").strip()
+            username = _ask("Cloud Connect username: ", input, "pass --username or set CLOUD_CONNECT_USERNAME").strip()
         password = os.environ.get("CLOUD_CONNECT_PASSWORD") or ""
         if not password:
-            if not sys.stdin.isatty():
-                raise CommandError("Set CLOUD_CONNECT_PASSWORD, or run in a terminal to be asked for it.")
-            password = getpass.getpass("Cloud Connect password: ")
+            password = _ask("Cloud Connect password: ", getpass.getpass, "set CLOUD_CONNECT_PASSWORD")
         client = CloudConnectClient()
         try:
             account = client.login(username, password)
@@ -62,3 +60,13 @@ class Command(BaseCommand):
         except DashboardError as error:
             raise CommandError(f"{error.code}: {error.detail}") from None
         self.stdout.write(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def _ask(prompt: str, read: Any, otherwise: str) -> str:
+    """What the person at the terminal answers; without a terminal (or at end of input) a clear error instead."""
+    if not sys.stdin.isatty():
+        raise CommandError(f"No terminal to ask in: {otherwise}.")
+    try:
+        return str(read(prompt))
+    except (EOFError, KeyboardInterrupt):
+        raise CommandError(f"Nothing was typed: {otherwise}.") from None
