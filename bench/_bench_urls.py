@@ -1,11 +1,13 @@
-"""The site's URLs plus five for the benchmarks and the revocation process tests (bench settings only):
+"""The site's URLs plus six for the benchmarks and the revocation process tests (bench settings only):
 
 - ``/bench/me-noauth/``: the ``/api/auth/me/`` view with authentication off (the baseline);
 - ``/bench/me-online/``: the same view with the online check on (``cognito_online_check = True``);
 - ``POST /bench/revoke/<sub>/``: ``revoke_user_tokens(sub)`` in this process;
 - ``POST /bench/session-count/``: adds one to a counter in the session and answers it with this process's id;
 - ``POST /bench/echo/``: answers the request body as it came, with no authentication, session or database: the
-  cost of the HTTP hop to the site through Django's middleware (bench/bench_dashboard.py's baseline of the hop).
+  cost of the HTTP hop to the site through Django's middleware (bench/bench_dashboard.py's baseline of the hop);
+- ``POST /bench/echo-signed-in/``: the same answer from a DRF view with the project's authentication (the session,
+  CSRF enforced) and permission: what a signed-in POST costs before the dashboard's own work.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from cognito_backend import revocation
 from cognito_backend.tokens import VerifiedToken, verify_token
 from cognito_backend.views import MeView, me_payload
+from dashboard.api import RawJSONParser
+from dashboard.services import RawPayload
 
 _fixed: tuple[Any, VerifiedToken] | None = None
 
@@ -67,8 +73,20 @@ def echo(request: HttpRequest) -> HttpResponse:
     return HttpResponse(request.body, content_type="application/json")
 
 
+class SignedInEchoView(APIView):
+    """Answers the request body to a signed-in caller (the project's default authentication and permission)."""
+
+    parser_classes = [RawJSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def post(self, request: Request) -> HttpResponse:
+        raw = request.data  # RawPayload, as the endpoint receives it
+        return HttpResponse(raw.data if isinstance(raw, RawPayload) else b"", content_type="application/json")
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("bench/echo/", echo),
+    path("bench/echo-signed-in/", SignedInEchoView.as_view()),
     path("bench/session-count/", session_count),
     path("bench/me-noauth/", NoAuthMeView.as_view()),
     path("bench/me-online/", OnlineMeView.as_view()),

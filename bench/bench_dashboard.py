@@ -14,7 +14,9 @@ Everything runs on loopback, in one run, on this machine:
   site's pages open them; ``model``: Django's ModelBackend), which authenticates, checks access, parses and
   hashes the payload, invokes Lambda and writes the audit row;
 - (c) for context, not a target: ``POST /bench/echo/`` with the same payload, a view that answers the body with no
-  authentication, session or database: what the HTTP hop to the site and Django's middleware cost by themselves.
+  authentication, session or database: what the HTTP hop to the site and Django's middleware cost by themselves;
+  and ``POST /bench/echo-signed-in/``, the same answer from a DRF view behind the session's authentication and CSRF
+  check: what a signed-in POST costs before the dashboard's own work.
 
 The endpoint's clients speak HTTP with the standard library's ``http.client`` over a kept-alive connection, as a
 browser's ``fetch`` would, rather than ``requests``, whose own per-call work (about 0.6 ms of CPU here: cookie
@@ -311,10 +313,15 @@ def main() -> None:
             status, body = client.post("/bench/echo/", PAYLOAD)
             return bool(status == 200 and body == PAYLOAD)
 
+        def signed_in_echo(client: SiteClient) -> bool:
+            status, body = client.post("/bench/echo-signed-in/", PAYLOAD)
+            return bool(status == 200 and body == PAYLOAD)
+
         targets = {
             "direct": (direct, direct_state),
             "endpoint": (endpoint, endpoint_state),
             "echo": (echo, endpoint_state),
+            "signed-in echo": (signed_in_echo, endpoint_state),
         }
         for name, (call, make) in targets.items():  # warm-up, and a check that both answer correctly
             warm = run_clients(call, make, 20, 1)
@@ -359,15 +366,19 @@ def main() -> None:
             ("direct boto3 Invoke", "direct"),
             ("our endpoint", "endpoint"),
             ("echo view (context)", "echo"),
+            ("signed-in echo", "signed-in echo"),
         ):
             print(f"  {label:<20}  {latency[name]:8.2f} ms                 {throughput[name]:8.1f} req/s")
         print(
             f"  added: {added:.2f} ms per request at the median (target <= 1.5), latency ratio {latency_ratio:.2f}; "
             f"throughput endpoint/direct {throughput_ratio:.2f} (target >= 0.8)"
         )
+        own = latency["endpoint"] - latency["signed-in echo"] - latency["direct"]
         print(
             f"  context: the HTTP hop to the site and Django's middleware alone (echo view) take "
-            f"{latency['echo']:.2f} ms at the median"
+            f"{latency['echo']:.2f} ms at the median; with the session's authentication, CSRF and DRF (signed-in "
+            f"echo) {latency['signed-in echo']:.2f} ms; the endpoint's own work (Lambda's Invoke over direct, the "
+            f"registry, payload checks, audit row) {own:.2f} ms"
         )
         if failures:
             print(f"  {failures} requests failed")
@@ -383,6 +394,7 @@ def main() -> None:
                 "endpoint_median_ms": latency["endpoint"],
                 "echo_median_ms": latency["echo"],
                 "echo_rps": throughput["echo"],
+                "signed_in_echo_median_ms": latency["signed-in echo"],
                 "latency_ratio": latency_ratio,
                 "direct_rps": throughput["direct"],
                 "endpoint_rps": throughput["endpoint"],
