@@ -113,7 +113,9 @@ class LambdaFunction(models.Model):
 
     @property
     def allowed_group_names(self) -> frozenset[str]:
-        """Uses a prefetched ``allowed_groups`` when there is one."""
+        """The remembered set of a registry row, else from a prefetched ``allowed_groups`` when there is one."""
+        if self.remembered_group_names is not None:
+            return self.remembered_group_names
         return frozenset(group.name for group in self.allowed_groups.all())
 
 

@@ -73,9 +73,7 @@ def may_call(caller: Caller, function: LambdaFunction) -> bool:
     """Superusers may call everything; otherwise no allowed groups means everyone, else one must match."""
     if caller.is_superuser:
         return True
-    allowed = getattr(function, "remembered_group_names", None)
-    if allowed is None:
-        allowed = function.allowed_group_names
+    allowed = function.allowed_group_names
     return not allowed or bool(allowed & caller.groups)
 
 
