@@ -432,7 +432,7 @@ _INSERT_STATEMENTS: dict[str, tuple[list[Any], list[bool], str, bool]] = {}
 def _is_plain(field: Any) -> bool:
     if isinstance(field, models.ForeignKey):
         return isinstance(field.target_field, models.IntegerField)
-    return isinstance(field, _PLAIN_FIELDS) and not getattr(field, "auto_now", False)
+    return isinstance(field, _PLAIN_FIELDS)
 
 
 def _insert_statement(alias: str) -> tuple[list[Any], list[bool], str, bool]:
