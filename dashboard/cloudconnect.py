@@ -172,14 +172,9 @@ def _sts_error(error: Exception) -> CloudConnectError:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400) or 400)
         throttled = aws_code in {"Throttling", "ThrottlingException", "RequestLimitExceeded"}
         if throttled or status >= 500:
-            result = CloudConnectError(
-                f"STS could not give the unauthenticated role's credentials in step 1 ({aws_code}): try again shortly.",
-                step=1,
-                code="cloud_connect_identity_unavailable",
-                retry_after=int(dashboard_settings.RETRY_AFTER),
+            return _sts_unavailable(
+                f"STS could not give the unauthenticated role's credentials in step 1 ({aws_code}): try again shortly."
             )
-            result.status_code = 503
-            return result
         return CloudConnectError(
             f"STS refused the unauthenticated role in step 1 ({aws_code}): check CLOUD_CONNECT_UNAUTH_ROLE_ARN, "
             "the role's trust policy and the identity pool's AllowClassicFlow.",
@@ -192,11 +187,13 @@ def _sts_error(error: Exception) -> CloudConnectError:
             step=1,
             code="cloud_connect_identity_refused",
         )
+    return _sts_unavailable(f"STS could not be reached in step 1 ({type(error).__name__}): try again shortly.")
+
+
+def _sts_unavailable(detail: str) -> CloudConnectError:
+    """Step 1's STS call may succeed later (throttled, a 5xx, unreachable): 503 with Retry-After."""
     result = CloudConnectError(
-        f"STS could not be reached in step 1 ({type(error).__name__}): try again shortly.",
-        step=1,
-        code="cloud_connect_identity_unavailable",
-        retry_after=int(dashboard_settings.RETRY_AFTER),
+        detail, step=1, code="cloud_connect_identity_unavailable", retry_after=int(dashboard_settings.RETRY_AFTER)
     )
     result.status_code = 503
     return result
