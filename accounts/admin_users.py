@@ -212,8 +212,8 @@ class CognitoUserAdminMixin:
     # --- actions ----------------------------------------------------------------------------------------------
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
         """The Cognito actions for admins who may change users; deleting from the pool needs the delete permission."""
+        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
         if self.has_change_permission(request):  # type: ignore[attr-defined]
             deleting = self.has_delete_permission(request)  # type: ignore[attr-defined]
             for name, action in admin_services.ACTIONS.items():

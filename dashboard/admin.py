@@ -52,15 +52,7 @@ class CloudConnectLoginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "cloud_username", "identity_id", "expires_at", "token_expires_at", "renewed_at"]
     search_fields = ["user__username", "cloud_username", "identity_id"]
     fields = ("user", "cloud_username", "identity_id", "expires_at", "token_expires_at", "renewed_at", "created_at")
-    readonly_fields = (
-        "user",
-        "cloud_username",
-        "identity_id",
-        "expires_at",
-        "token_expires_at",
-        "renewed_at",
-        "created_at",
-    )
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
