@@ -423,9 +423,12 @@ def code_sha256(package: bytes) -> str:
     return base64.b64encode(hashlib.sha256(package).digest()).decode()
 
 
-def local_template(region: str, ids: dict[str, str] | None = None) -> template.Resolver:
-    """deploy/cognito.yaml resolved with the local parameter values and the ids of what exists so far."""
-    return template.Resolver(TEMPLATE_PARAMETERS, dict(ids or {}), region=region)
+def local_template(
+    region: str, ids: dict[str, str] | None = None, attributes: dict[tuple[str, str], str] | None = None
+) -> template.Resolver:
+    """deploy/cognito.yaml resolved with the local parameter values and the ids (and ``Fn::GetAtt`` attributes)
+    of what exists so far."""
+    return template.Resolver(TEMPLATE_PARAMETERS, dict(ids or {}), region=region, attributes=attributes)
 
 
 def ensure_user_pool(idp: Any, created: list[str], region: str = "us-east-1") -> str:
@@ -497,19 +500,16 @@ def ensure_lambda_role(iam: Any, created: list[str]) -> str:
     return str(response["Role"]["Arn"])
 
 
-def ensure_unauth_role(iam: Any, identity_pool_id: str, auth_lambda_arn: str, created: list[str]) -> str:
+def ensure_unauth_role(
+    iam: Any, identity_pool_id: str, auth_lambda_arn: str, created: list[str], region: str = "us-east-1"
+) -> str:
     """The template's UnauthenticatedRole (trust and policy as there). moto checks no IAM; the role is created so
     that Cloud Connect's step 1 assumes the same role, by ARN, as on AWS (the basic flow)."""
     try:
         return str(iam.get_role(RoleName=UNAUTH_ROLE)["Role"]["Arn"])
     except iam.exceptions.NoSuchEntityException:
         pass
-    resolver = template.Resolver(
-        TEMPLATE_PARAMETERS,
-        {"IdentityPool": identity_pool_id},
-        region="us-east-1",
-        attributes={("AuthLambda", "Arn"): auth_lambda_arn},
-    )
+    resolver = local_template(region, {"IdentityPool": identity_pool_id}, {("AuthLambda", "Arn"): auth_lambda_arn})
     properties = resolver.properties("UnauthenticatedRole")
     response = iam.create_role(
         RoleName=UNAUTH_ROLE, AssumeRolePolicyDocument=json.dumps(properties["AssumeRolePolicyDocument"])
@@ -684,7 +684,7 @@ def provision(endpoint: str, region: str = "us-east-1", lambda_endpoint: str = "
                 site_aws.get_client("lambda"), role_arn, created, {"AuthLambda": auth_environment}
             )
             unauth_role_arn = ensure_unauth_role(
-                site_aws.get_client("iam"), identity_pool_id, functions["AuthLambda"], created
+                site_aws.get_client("iam"), identity_pool_id, functions["AuthLambda"], created, region
             )
             ensure_demo_user(idp, pool_id, created)
         finally:
