@@ -47,10 +47,22 @@ def test_with_a_live_bus_the_second_lookup_costs_no_query(
     assert function.allowed_group_names == {"ops"}
 
 
+@pytest.mark.parametrize("with_redis", [True, False], ids=["live-bus", "no-redis"])
 def test_a_saved_change_drops_the_memo_at_once(
-    live_bus: str, thing: LambdaFunction, django_capture_on_commit_callbacks: Any
+    with_redis: bool,
+    request: pytest.FixtureRequest,
+    thing: LambdaFunction,
+    django_capture_on_commit_callbacks: Any,
+    django_assert_num_queries: Any,
 ) -> None:
+    if with_redis:
+        request.getfixturevalue("live_bus")
+    else:
+        bus.stop()  # started afresh from the test settings: no Redis, no bus
+        assert not bus.bus_live()
     selectors.function_by_name("thing")
+    with django_assert_num_queries(0):
+        selectors.function_by_name("thing")  # remembered
     with django_capture_on_commit_callbacks(execute=True):
         thing.enabled = False
         thing.save()
@@ -97,19 +109,6 @@ def test_without_a_bus_a_lookup_is_remembered_for_the_memo_seconds_at_most(
         assert selectors.function_by_name("thing").enabled  # remembered, within the bound
     time.sleep(0.6)
     with django_assert_num_queries(1), pytest.raises(FunctionNotFound):
-        selectors.function_by_name("thing")
-
-
-def test_without_a_bus_a_change_made_in_this_process_drops_the_memo_at_once(
-    thing: LambdaFunction, django_capture_on_commit_callbacks: Any
-) -> None:
-    bus.stop()
-    assert not bus.bus_live()
-    selectors.function_by_name("thing")
-    with django_capture_on_commit_callbacks(execute=True):
-        thing.enabled = False
-        thing.save()
-    with pytest.raises(FunctionNotFound):
         selectors.function_by_name("thing")
 
 
