@@ -110,7 +110,6 @@ def aws(moto_server: str, settings: Any) -> Iterator[str]:
         "MAX_ATTEMPTS": 2,
     }
     reset_moto(moto_server)
-    forget_registry()
     yield moto_server
     reset_moto(moto_server)
     reset_clients()
